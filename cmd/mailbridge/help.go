@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+func runHelp(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fmt.Fprint(stdout, `mailbridge receives Customers Mail Cloud (CMC) webhooks and publishes each
+event as a CloudEvent to NATS JetStream.
+
+Usage:
+  mailbridge [command] [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(stdout, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(stdout, `
+With no command, mailbridge runs serve.
+
+Examples:
+  mailbridge                       # embedded NATS on 127.0.0.1:4222, webhooks on :8080
+  MAILBRIDGE_NATS_URL=nats://nats-1:4222,nats://nats-2:4222 mailbridge serve
+
+Configuration is read from environment variables only. Each variable, its
+default and its meaning:
+
+`)
+	if err := writeVariables(stdout, &serveConfig{}); err != nil {
+		return err
+	}
+	return nil
+}

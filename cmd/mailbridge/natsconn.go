@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/mailbridge/mailbridge/pkg/embedded"
+)
+
+// natsSetup is a NATS connection and, on the embedded default, the server
+// it is connected to.
+type natsSetup struct {
+	conn   *nats.Conn
+	server *server.Server
+	closed chan struct{}
+}
+
+// clientURL returns the URL that commands other than serve connect to.
+func (c NATSConfig) clientURL() string {
+	if c.URL != "" {
+		return splitURLs(c.URL)
+	}
+	return "nats://" + c.EmbeddedAddr
+}
+
+// options returns the connection options for c's credentials and TLS.
+func (c NATSConfig) options(name string, logger *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", slog.Any("error", err))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Error("nats async error", slog.String("nats_subject", subject), slog.Any("error", err))
+		}),
+	}
+	if c.Creds != "" {
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	}
+	if c.NKeyFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("MAILBRIDGE_NATS_NKEY_FILE: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return nil, errors.New("MAILBRIDGE_NATS_TLS_CERT and MAILBRIDGE_NATS_TLS_KEY must be set together")
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts, nil
+}
+
+// connectNATS connects to MAILBRIDGE_NATS_URL, or starts the embedded
+// server and connects to it in-process when the URL is empty.
+func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Logger) (*natsSetup, error) {
+	opts, err := c.options(name, logger)
+	if err != nil {
+		return nil, err
+	}
+	closed := make(chan struct{})
+	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+
+	if c.URL != "" {
+		nc, err := nats.Connect(splitURLs(c.URL), append(opts, nats.RetryOnFailedConnect(false))...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+		}
+		logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
+		return &natsSetup{conn: nc, closed: closed}, nil
+	}
+
+	storeDir := filepath.Join(c.DataDir, "jetstream")
+	srv, err := embedded.Start(embedded.Options{
+		Addr:     c.EmbeddedAddr,
+		StoreDir: storeDir,
+		Logger:   natsServerLogger{logger: logger},
+	})
+	if err != nil {
+		return nil, err
+	}
+	listen := "none (in-process only)"
+	if addr := srv.Addr(); addr != nil {
+		listen = addr.String()
+	}
+	logger.Info("embedded nats server started", slog.String("client_addr", listen), slog.String("store_dir", storeDir))
+
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(srv))...)
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
+	}
+	return &natsSetup{conn: nc, server: srv, closed: closed}, nil
+}
+
+// close drains the connection, then stops the embedded server if any.
+func (s *natsSetup) close(logger *slog.Logger) {
+	if err := s.conn.Drain(); err != nil {
+		logger.Warn("nats drain failed", slog.Any("error", err))
+	}
+	select {
+	case <-s.closed:
+	case <-time.After(30 * time.Second):
+		logger.Warn("nats drain timed out; closing the connection")
+		s.conn.Close()
+	}
+	if s.server != nil {
+		s.server.Shutdown()
+		s.server.WaitForShutdown()
+		logger.Info("embedded nats server stopped")
+	}
+}

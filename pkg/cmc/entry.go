@@ -1,0 +1,186 @@
+package cmc
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Entry is one record of a batch: a delivery, a bounce or a block.
+// Field names are webhook version 2 names; a version 1 record's
+// envelopeFrom is in ReturnPath and its envelopeTo in To.
+type Entry struct {
+	// Version is 1 when the record used version 1 field names, else 2.
+	Version int
+
+	Created    string
+	ReturnPath string
+	From       string
+	To         string
+	MessageID  string
+	Subject    string
+	Reason     string
+	SenderIP   string
+	SourceIP   string
+	APIData    string
+	Status     string
+
+	// Email is the address of a block record.
+	Email string
+
+	// Extra holds the fields this package does not read, as sent, so that
+	// none is dropped. It is nil when there are none.
+	Extra map[string]json.RawMessage
+}
+
+// entryFields maps each known JSON field name to its place in an Entry.
+// Version 1 names map to the same places as their version 2 names.
+var entryFields = map[string]func(*Entry) *string{
+	"created":      func(e *Entry) *string { return &e.Created },
+	"returnPath":   func(e *Entry) *string { return &e.ReturnPath },
+	"from":         func(e *Entry) *string { return &e.From },
+	"to":           func(e *Entry) *string { return &e.To },
+	"messageId":    func(e *Entry) *string { return &e.MessageID },
+	"subject":      func(e *Entry) *string { return &e.Subject },
+	"reason":       func(e *Entry) *string { return &e.Reason },
+	"senderIp":     func(e *Entry) *string { return &e.SenderIP },
+	"sourceIp":     func(e *Entry) *string { return &e.SourceIP },
+	"apiData":      func(e *Entry) *string { return &e.APIData },
+	"status":       func(e *Entry) *string { return &e.Status },
+	"email":        func(e *Entry) *string { return &e.Email },
+	"envelopeFrom": func(e *Entry) *string { return &e.ReturnPath },
+	"envelopeTo":   func(e *Entry) *string { return &e.To },
+}
+
+// version1Names are the version 1 field names and their version 2 names.
+var version1Names = map[string]string{
+	"envelopeFrom": "returnPath",
+	"envelopeTo":   "to",
+}
+
+// ParseEntry reads one raw record of a batch.
+//
+// A known field may be a JSON string, a number (read as its literal text)
+// or null (read as empty). It returns an error wrapping ErrMalformed when
+// the record is not a JSON object or a known field has another type.
+// When a record carries both a version 1 name and its version 2 name, the
+// version 2 value wins and the version 1 value stays in Extra.
+func ParseEntry(raw json.RawMessage) (Entry, error) {
+	var fields map[string]json.RawMessage
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Entry{}, fmt.Errorf("%w: entry is not a JSON object", ErrMalformed)
+	}
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return Entry{}, fmt.Errorf("%w: entry: %v", ErrMalformed, describeJSONError(err))
+	}
+
+	entry := Entry{Version: 2}
+	for _, name := range sortedKeys(fields) {
+		value := fields[name]
+		place, known := entryFields[name]
+		if v2, isV1 := version1Names[name]; isV1 {
+			if _, hasV2 := fields[v2]; hasV2 {
+				known = false
+			} else {
+				entry.Version = 1
+			}
+		}
+		if !known {
+			if entry.Extra == nil {
+				entry.Extra = make(map[string]json.RawMessage)
+			}
+			entry.Extra[name] = value
+			continue
+		}
+
+		text, err := fieldText(value)
+		if err != nil {
+			return Entry{}, fmt.Errorf("%w: entry field %s: %v", ErrMalformed, name, err)
+		}
+		*place(&entry) = text
+	}
+	return entry, nil
+}
+
+// Recipient returns the address the record is about: To, or Email for a
+// block record that has no To.
+func (e *Entry) Recipient() string {
+	if e.To != "" {
+		return e.To
+	}
+	return e.Email
+}
+
+// fieldText reads a known field's value as text.
+func fieldText(value json.RawMessage) (string, error) {
+	value = bytes.TrimSpace(value)
+	if len(value) == 0 {
+		return "", nil
+	}
+	switch c := value[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(value, &s); err != nil {
+			return "", err
+		}
+		return s, nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return string(value), nil
+	case bytes.Equal(value, []byte("null")):
+		return "", nil
+	default:
+		return "", fmt.Errorf("expected a string, got %s", jsonKind(c))
+	}
+}
+
+func jsonKind(first byte) string {
+	switch first {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "an invalid value"
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// createdLayouts are the layouts ParseCreated accepts, the first being the
+// one CMC documents.
+var createdLayouts = []string{
+	"2006-01-02 15:04:05",
+	"2006/01/02 15:04:05",
+	"2006-01-02T15:04:05",
+}
+
+// ParseCreated reads a record's created field. CMC writes it without an
+// offset in the time zone set for the webhook, given here as loc. An
+// RFC 3339 value with its own offset is read with that offset.
+func ParseCreated(created string, loc *time.Location) (time.Time, error) {
+	created = strings.TrimSpace(created)
+	if created == "" {
+		return time.Time{}, fmt.Errorf("%w: missing field created", ErrMalformed)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, created); err == nil {
+		return t, nil
+	}
+	for _, layout := range createdLayouts {
+		if t, err := time.ParseInLocation(layout, created, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%w: field created %q is not a time of the form YYYY-MM-DD HH:MM:SS", ErrMalformed, created)
+}

@@ -1,0 +1,95 @@
+package ingress
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mailbridge/mailbridge/pkg/cmc"
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// StreamName is the stream that /readyz checks. Required.
+	StreamName string
+
+	// Builder maps records to events and names their subjects. Required.
+	Builder *mailevent.Builder
+
+	// Mode is the CloudEvents content mode on NATS. Defaults to binary.
+	Mode mailevent.Mode
+
+	// MaxBodyBytes is the largest body accepted, counted after gzip
+	// decompression. Defaults to 4 MiB.
+	MaxBodyBytes int64
+
+	// PublishTimeout is how long a request waits for JetStream to
+	// acknowledge all of its events before it is answered 503.
+	// Defaults to 5s.
+	PublishTimeout time.Duration
+
+	// RetryAfter is the Retry-After value of a 503 answer. Defaults to 5s.
+	RetryAfter time.Duration
+
+	// Auth is the webhook authentication. The zero value accepts every
+	// request.
+	Auth Auth
+
+	// Limits bound what one body may contain.
+	Limits cmc.Limits
+
+	// Logger receives one Info line per webhook. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// Registerer receives the ingress metrics. Nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Auth is the webhook authentication. When both are set, a request passing
+// either is accepted.
+type Auth struct {
+	// BasicUser and BasicPassword enable HTTP Basic authentication.
+	BasicUser     string
+	BasicPassword string
+
+	// APIKey enables the API key, sent as "Authorization: Bearer <key>" or
+	// as the body field api_key.
+	APIKey string
+}
+
+// Enabled reports whether any authentication is configured.
+func (a Auth) Enabled() bool {
+	return a.BasicUser != "" || a.BasicPassword != "" || a.APIKey != ""
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.StreamName == "" {
+		return cfg, errors.New("ingress: StreamName is required")
+	}
+	if cfg.Builder == nil {
+		return cfg, errors.New("ingress: Builder is required")
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = mailevent.ModeBinary
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 5 * time.Second
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if (cfg.Auth.BasicUser == "") != (cfg.Auth.BasicPassword == "") {
+		return cfg, errors.New("ingress: Basic authentication needs both a user and a password")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,321 @@
+package ingress
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/mailbridge/mailbridge/pkg/cmc"
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
+)
+
+// Headers of messages on the rejected subject.
+const (
+	HeaderRejectReason      = "Mailbridge-Reject-Reason"
+	HeaderContentType       = "Mailbridge-Content-Type"
+	HeaderReceivedAt        = "Mailbridge-Received-At"
+	HeaderRequestID         = "Mailbridge-Request-Id"
+	HeaderTruncated         = "Mailbridge-Truncated"
+	HeaderEventType         = "Mailbridge-Event-Type"
+	HeaderServerComposition = "Mailbridge-Server-Composition"
+	HeaderEntryIndex        = "Mailbridge-Entry-Index"
+)
+
+// redacted replaces an API key found in a body kept on the rejected
+// subject.
+const redacted = "[redacted]"
+
+// Handler serves the CMC event webhook.
+type Handler struct {
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	cfg     Config
+	metrics *metrics
+}
+
+// New returns a Handler that publishes through js. nc is the connection js
+// uses; its maximum payload bounds what is kept of an oversized body.
+func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer)}, nil
+}
+
+// request is the state of one webhook request.
+type request struct {
+	id          string
+	received    time.Time
+	contentType string
+	eventType   string
+	composition string
+}
+
+// ServeHTTP handles one POST of the event webhook.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &request{
+		id:          requestID(r),
+		received:    time.Now(),
+		contentType: r.Header.Get("Content-Type"),
+	}
+	status, result := h.serve(w, r, req)
+
+	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), req.eventType).Inc()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	} else if status >= 400 {
+		level = slog.LevelWarn
+	}
+	h.cfg.Logger.LogAttrs(r.Context(), level, "webhook handled",
+		slog.String("request_id", req.id),
+		slog.Int("status", status),
+		slog.String("event_type", req.eventType),
+		slog.String("server_composition", req.composition),
+		slog.Int("accepted", result.Accepted),
+		slog.Int("duplicates", result.Duplicates),
+		slog.Int("rejected", result.Rejected),
+		slog.Duration("duration", time.Since(req.received)),
+	)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (int, Result) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed: send the webhook as POST")
+		return http.StatusMethodNotAllowed, Result{}
+	}
+	auth := h.cfg.Auth
+	authenticated := !auth.Enabled() || auth.authenticateHeader(r)
+
+	// Read the body.
+	body, status, readErr := h.readBody(w, r)
+	if readErr != nil {
+		if !authenticated {
+			return h.unauthorized(w)
+		}
+		return h.rejectBody(w, r, req, body, status, readErr.Error(), status == http.StatusRequestEntityTooLarge)
+	}
+
+	// Decode it, then authenticate by body field when the header did not.
+	batch, decodeErr := cmc.Decode(req.contentType, body, h.cfg.Limits)
+	if !authenticated && (batch == nil || !auth.authenticateBody(batch.APIKey)) {
+		return h.unauthorized(w)
+	}
+	if batch != nil {
+		req.eventType = string(batch.EventType)
+		req.composition = batch.ServerComposition
+	}
+	if decodeErr != nil {
+		status := http.StatusBadRequest
+		if errors.Is(decodeErr, cmc.ErrUnsupportedMediaType) {
+			status = http.StatusUnsupportedMediaType
+		}
+		apiKey := ""
+		if batch != nil {
+			apiKey = batch.APIKey
+		}
+		return h.rejectBody(w, r, req, h.redact(body, apiKey), status, decodeErr.Error(), false)
+	}
+
+	// Map every record; keep the ones that cannot be mapped as they came.
+	batchMsgs := make([]pending, 0, len(batch.Entries))
+	rejected := 0
+	for i, raw := range batch.Entries {
+		ev, subject, err := h.cfg.Builder.Build(batch.EventType, batch.ServerComposition, raw)
+		if err == nil {
+			err = ev.Validate()
+		}
+		if err != nil {
+			rejected++
+			msg := h.rejectedMsg(req, raw, fmt.Sprintf("entry %d: %v", i, err))
+			msg.Header.Set(HeaderEventType, headerSafe(string(batch.EventType)))
+			msg.Header.Set(HeaderServerComposition, headerSafe(batch.ServerComposition))
+			msg.Header.Set(HeaderEntryIndex, strconv.Itoa(i))
+			batchMsgs = append(batchMsgs, pending{msg: msg})
+			continue
+		}
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type})
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
+			slog.String("request_id", req.id), slog.String("event_id", ev.ID),
+			slog.String("type", ev.Type), slog.String("nats_subject", subject))
+	}
+
+	// Publish and answer 200 only when every message is stored.
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := h.publishAll(ctx, batchMsgs); err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
+			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
+		writeUnavailable(w, h.cfg.RetryAfter,
+			"the events could not be stored in JetStream ("+shortError(err)+"): retry later; events already stored are not stored twice", nil)
+		return http.StatusServiceUnavailable, Result{}
+	}
+	h.metrics.publishSeconds.Observe(time.Since(start).Seconds())
+
+	// Rejected records are stored too, but count only as rejected.
+	result := Result{Rejected: rejected}
+	for _, p := range batchMsgs {
+		switch {
+		case p.eventType == "":
+			h.metrics.events.WithLabelValues(string(batch.EventType), "rejected").Inc()
+		case p.duplicate:
+			result.Duplicates++
+			h.metrics.events.WithLabelValues(p.eventType, "duplicate").Inc()
+		default:
+			result.Accepted++
+			h.metrics.events.WithLabelValues(p.eventType, "accepted").Inc()
+		}
+	}
+	writeJSON(w, http.StatusOK, result)
+	return http.StatusOK, result
+}
+
+func (h *Handler) unauthorized(w http.ResponseWriter) (int, Result) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="mailbridge", charset="UTF-8"`)
+	writeError(w, http.StatusUnauthorized, "authentication failed: send the configured Basic credentials, an Authorization: Bearer API key, or the api_key field")
+	return http.StatusUnauthorized, Result{}
+}
+
+// readBody reads the body, decompressing gzip, up to MaxBodyBytes. On error
+// it returns what it read, the status to answer and the reason.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	limit := h.cfg.MaxBodyBytes
+	var reader io.Reader = http.MaxBytesReader(w, r.Body, limit+1)
+
+	switch encoding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); encoding {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(reader)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("gzip body cannot be read: %v", err)
+		}
+		defer gz.Close()
+		reader = gz
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or no encoding", encoding)
+	}
+
+	body, err := io.ReadAll(io.LimitReader(reader, limit+1))
+	var maxBytesErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytesErr) || int64(len(body)) > limit:
+		if int64(len(body)) > limit {
+			body = body[:limit]
+		}
+		return body, http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
+	case err != nil:
+		return body, http.StatusBadRequest, fmt.Errorf("body cannot be read: %v", err)
+	case len(body) == 0:
+		return body, http.StatusBadRequest, errors.New("body is empty: send a CMC event webhook")
+	}
+	return body, 0, nil
+}
+
+// rejectBody keeps a whole body that cannot be used on the rejected subject
+// and answers status with reason. When the body cannot be stored either,
+// the answer is 503 so that the sender tries again.
+func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *request, body []byte, status int, reason string, truncated bool) (int, Result) {
+	msg := h.rejectedMsg(req, h.redact(body, ""), reason)
+	if truncated {
+		msg.Header.Set(HeaderTruncated, "true")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
+	defer cancel()
+	if err := h.publishAll(ctx, []pending{{msg: msg}}); err != nil {
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish of rejected body failed",
+			slog.String("request_id", req.id), slog.Any("error", err))
+		writeUnavailable(w, h.cfg.RetryAfter, "the body was invalid ("+reason+") and could not be kept either: retry later", nil)
+		return http.StatusServiceUnavailable, Result{}
+	}
+	h.metrics.events.WithLabelValues("", "rejected").Inc()
+	writeError(w, status, reason+" (the body was kept on "+h.cfg.Builder.Subjects.Rejected()+")")
+	return status, Result{Rejected: 1}
+}
+
+// rejectedMsg builds a message for the rejected subject. A body larger than
+// the connection's maximum payload is cut to fit and marked truncated.
+func (h *Handler) rejectedMsg(req *request, data []byte, reason string) *nats.Msg {
+	digest := sha256.Sum256(append([]byte(reason+"\x00"), data...))
+	msg := nats.NewMsg(h.cfg.Builder.Subjects.Rejected())
+	msg.Header.Set(mailevent.HeaderMsgID, hex.EncodeToString(digest[:16]))
+	msg.Header.Set(HeaderRejectReason, headerSafe(reason))
+	msg.Header.Set(HeaderContentType, headerSafe(req.contentType))
+	msg.Header.Set(HeaderReceivedAt, req.received.UTC().Format(time.RFC3339Nano))
+	msg.Header.Set(HeaderRequestID, req.id)
+
+	// Leave room for the headers within the maximum payload.
+	if h.nc != nil {
+		if room := int(h.nc.MaxPayload()) - 8192; room > 0 && len(data) > room {
+			data = data[:room]
+			msg.Header.Set(HeaderTruncated, "true")
+		}
+	}
+	msg.Data = data
+	return msg
+}
+
+// redact removes API keys from a body before it is kept: the configured
+// key and the key the body carried, as they are and URL-encoded.
+func (h *Handler) redact(body []byte, bodyKey string) []byte {
+	for _, key := range []string{h.cfg.Auth.APIKey, bodyKey} {
+		if len(key) < 4 {
+			continue
+		}
+		for _, form := range []string{key, url.QueryEscape(key)} {
+			if strings.Contains(string(body), form) {
+				body = []byte(strings.ReplaceAll(string(body), form, redacted))
+			}
+		}
+	}
+	return body
+}
+
+func requestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if id != "" && len(id) <= 64 && headerSafe(id) == id && !strings.ContainsAny(id, " ") {
+		return id
+	}
+	return nuid.Next()
+}
+
+// headerSafe makes text fit in a NATS header value: no CR or LF, at most
+// 1 KiB.
+func headerSafe(text string) string {
+	text = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, text)
+	if len(text) > 1024 {
+		text = text[:1024]
+	}
+	return text
+}
+
+func shortError(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out waiting for acknowledgements"
+	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
+		return "no JetStream stream answered"
+	}
+	return "publish failed"
+}

@@ -1,0 +1,43 @@
+package ingress
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Result is the body of a 200 answer: how many records of the batch were
+// stored as new events, were already stored, and were kept on the rejected
+// subject.
+type Result struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	Rejected   int `json:"rejected"`
+}
+
+// errorBody is the body of every answer other than 200.
+type errorBody struct {
+	Error string `json:"error"`
+	// Result is set when part of the batch was handled before the error.
+	*Result `json:",omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, errorBody{Error: message})
+}
+
+func writeUnavailable(w http.ResponseWriter, retryAfter time.Duration, message string, result *Result) {
+	seconds := int(retryAfter.Round(time.Second) / time.Second)
+	if seconds < 1 {
+		seconds = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: message, Result: result})
+}

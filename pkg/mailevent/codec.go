@@ -1,0 +1,341 @@
+package mailevent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Mode is a content mode of the CloudEvents NATS protocol binding.
+type Mode string
+
+const (
+	// ModeBinary puts the attributes in ce- message headers and the data,
+	// as it is, in the payload.
+	ModeBinary Mode = "binary"
+	// ModeStructured puts the whole event in the payload in the JSON event
+	// format, with content type application/cloudevents+json.
+	ModeStructured Mode = "structured"
+)
+
+// ParseMode reads a content mode name.
+func ParseMode(name string) (Mode, error) {
+	switch Mode(strings.ToLower(strings.TrimSpace(name))) {
+	case ModeBinary, "":
+		return ModeBinary, nil
+	case ModeStructured:
+		return ModeStructured, nil
+	}
+	return "", fmt.Errorf("CloudEvents mode %q is invalid: use binary or structured", name)
+}
+
+// Header names used on NATS messages.
+const (
+	headerPrefix      = "ce-"
+	HeaderContentType = "content-type"
+	// HeaderMsgID is JetStream's message id header, used for deduplication.
+	HeaderMsgID = "Nats-Msg-Id"
+	// StructuredContentType is the content type of structured-mode messages.
+	StructuredContentType = "application/cloudevents+json"
+)
+
+// ErrNotCloudEvent is returned by Decode for a message that is neither a
+// binary-mode nor a structured-mode CloudEvent.
+var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
+
+// Encode writes an event as a NATS message on subject in the given mode,
+// with the event id as the JetStream message id.
+func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 10)}
+	msg.Header[HeaderMsgID] = []string{ev.ID}
+
+	if mode == ModeStructured {
+		msg.Header[HeaderContentType] = []string{StructuredContentType}
+		msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
+		return msg
+	}
+
+	set := func(name, value string) {
+		if value != "" {
+			msg.Header[headerPrefix+name] = []string{percentEncode(value)}
+		}
+	}
+	set("specversion", SpecVersion)
+	set("id", ev.ID)
+	set("source", ev.Source)
+	set("type", ev.Type)
+	set("subject", ev.Subject)
+	if !ev.Time.IsZero() {
+		set("time", ev.Time.Format(time.RFC3339Nano))
+	}
+	set("dataschema", ev.DataSchema)
+	for name, value := range ev.Extensions {
+		set(name, value)
+	}
+	if ev.DataContentType != "" {
+		msg.Header[HeaderContentType] = []string{ev.DataContentType}
+	}
+	msg.Data = ev.Data
+	return msg
+}
+
+// AppendStructured appends the event in the CloudEvents JSON event format.
+// Data that is JSON is embedded as it is; other data is written as a JSON
+// string.
+func AppendStructured(dst []byte, ev *Event) []byte {
+	w := objectWriter{buf: dst}
+	w.str("specversion", SpecVersion)
+	w.str("id", ev.ID)
+	w.str("source", ev.Source)
+	w.str("type", ev.Type)
+	if ev.Subject != "" {
+		w.str("subject", ev.Subject)
+	}
+	if !ev.Time.IsZero() {
+		w.str("time", ev.Time.Format(time.RFC3339Nano))
+	}
+	if ev.DataContentType != "" {
+		w.str("datacontenttype", ev.DataContentType)
+	}
+	if ev.DataSchema != "" {
+		w.str("dataschema", ev.DataSchema)
+	}
+	for name, value := range ev.Extensions {
+		w.str(name, value)
+	}
+	if ev.Data != nil {
+		if isJSONContentType(ev.DataContentType) && json.Valid(ev.Data) {
+			w.raw("data", ev.Data)
+		} else {
+			w.str("data", string(ev.Data))
+		}
+	}
+	return w.close()
+}
+
+// Decode reads a NATS message of either content mode into an Event. A
+// message with a ce-specversion header is binary mode; one with content
+// type application/cloudevents+json, or without a content type but with a
+// JSON object payload, is structured mode.
+func Decode(header nats.Header, data []byte) (Event, error) {
+	if headerValue(header, headerPrefix+"specversion") != "" {
+		return decodeBinary(header, data)
+	}
+	contentType := headerValue(header, HeaderContentType)
+	if strings.HasPrefix(contentType, StructuredContentType) ||
+		(contentType == "" && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{') {
+		return decodeStructured(data)
+	}
+	return Event{}, ErrNotCloudEvent
+}
+
+func decodeBinary(header nats.Header, data []byte) (Event, error) {
+	var ev Event
+	for key, values := range header {
+		if len(values) == 0 {
+			continue
+		}
+		lower := strings.ToLower(key)
+		if lower == HeaderContentType {
+			ev.DataContentType = values[0]
+			continue
+		}
+		name, ok := strings.CutPrefix(lower, headerPrefix)
+		if !ok {
+			continue
+		}
+		value, err := percentDecode(values[0])
+		if err != nil {
+			return Event{}, fmt.Errorf("header %s: %w", key, err)
+		}
+		if err := ev.setAttribute(name, value); err != nil {
+			return Event{}, err
+		}
+	}
+	ev.Data = data
+	return ev, ev.checkRequired()
+}
+
+func decodeStructured(data []byte) (Event, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return Event{}, fmt.Errorf("%w: structured payload: %v", ErrNotCloudEvent, err)
+	}
+
+	var ev Event
+	for name, raw := range members {
+		switch name {
+		case "data":
+			ev.Data = raw
+			continue
+		case "data_base64":
+			var decoded []byte
+			if err := json.Unmarshal(raw, &decoded); err != nil {
+				return Event{}, fmt.Errorf("member data_base64: %w", err)
+			}
+			ev.Data = decoded
+			continue
+		}
+		var value string
+		if err := json.Unmarshal(raw, &value); err != nil {
+			// Extension values may be numbers or booleans.
+			value = string(raw)
+		}
+		if name == "datacontenttype" {
+			ev.DataContentType = value
+			continue
+		}
+		if err := ev.setAttribute(name, value); err != nil {
+			return Event{}, err
+		}
+	}
+
+	// Data that is a JSON string in a non-JSON event is the string itself.
+	if len(ev.Data) > 0 && ev.Data[0] == '"' && !isJSONContentType(ev.DataContentType) {
+		var s string
+		if err := json.Unmarshal(ev.Data, &s); err == nil {
+			ev.Data = []byte(s)
+		}
+	}
+	return ev, ev.checkRequired()
+}
+
+func (ev *Event) setAttribute(name, value string) error {
+	switch name {
+	case "specversion":
+		if value != SpecVersion {
+			return fmt.Errorf("specversion %q is not supported: expected %s", value, SpecVersion)
+		}
+	case "id":
+		ev.ID = value
+	case "source":
+		ev.Source = value
+	case "type":
+		ev.Type = value
+	case "subject":
+		ev.Subject = value
+	case "time":
+		t, err := time.Parse(time.RFC3339Nano, value)
+		if err != nil {
+			return fmt.Errorf("attribute time %q is not RFC 3339", value)
+		}
+		ev.Time = t
+	case "dataschema":
+		ev.DataSchema = value
+	default:
+		if ev.Extensions == nil {
+			ev.Extensions = make(map[string]string)
+		}
+		ev.Extensions[name] = value
+	}
+	return nil
+}
+
+func (ev *Event) checkRequired() error {
+	var missing []string
+	if ev.ID == "" {
+		missing = append(missing, "id")
+	}
+	if ev.Source == "" {
+		missing = append(missing, "source")
+	}
+	if ev.Type == "" {
+		missing = append(missing, "type")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing attribute %s", ErrNotCloudEvent, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func headerValue(header nats.Header, key string) string {
+	if values := header[key]; len(values) > 0 {
+		return values[0]
+	}
+	for k, values := range header {
+		if len(values) > 0 && strings.EqualFold(k, key) {
+			return values[0]
+		}
+	}
+	return ""
+}
+
+func isJSONContentType(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(strings.ToLower(mediaType))
+	return mediaType == "" || mediaType == "application/json" || mediaType == "text/json" ||
+		strings.HasSuffix(mediaType, "+json")
+}
+
+// percentEncode encodes a header value as the CloudEvents HTTP and NATS
+// bindings ask: space, '"', '%' and every byte outside printable ASCII
+// become %XX of their UTF-8 bytes.
+func percentEncode(value string) string {
+	clean := true
+	for i := 0; i < len(value); i++ {
+		if needsPercent(value[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return value
+	}
+	var b strings.Builder
+	b.Grow(len(value) + 16)
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if needsPercent(c) {
+			b.WriteByte('%')
+			b.WriteByte("0123456789ABCDEF"[c>>4])
+			b.WriteByte("0123456789ABCDEF"[c&0xf])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func needsPercent(c byte) bool {
+	return c <= 0x20 || c >= 0x7f || c == '"' || c == '%'
+}
+
+func percentDecode(value string) (string, error) {
+	if !strings.Contains(value, "%") {
+		return value, nil
+	}
+	var b strings.Builder
+	b.Grow(len(value))
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(value) || !isHex(value[i+1]) || !isHex(value[i+2]) {
+			return "", fmt.Errorf("invalid percent-encoding in %q", value)
+		}
+		b.WriteByte(unhex(value[i+1])<<4 | unhex(value[i+2]))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
