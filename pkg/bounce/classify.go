@@ -66,51 +66,68 @@ func classifyText(diagnostic, replyCode, enhanced string) textEvidence {
 		return textEvidence{reason: Undefined}
 	}
 	text := strings.ToLower(diagnostic)
-	match := matchPattern(text)
+	found := textIndex.find(text)
+	match := matchPattern(found, text)
 	statusReason := reasonForEnhanced(enhanced)
 
-	var found textEvidence
+	var evidence textEvidence
 	switch {
 	case match != nil && !match.weak:
-		found = textEvidence{reason: match.reason, fromWording: true}
+		evidence = textEvidence{reason: match.reason, fromWording: true}
 	case statusReason != "":
-		found = textEvidence{reason: statusReason}
+		evidence = textEvidence{reason: statusReason}
 	case match != nil:
-		found = textEvidence{reason: match.reason, fromWording: true}
+		evidence = textEvidence{reason: match.reason, fromWording: true}
 	default:
-		found = textEvidence{reason: reasonForReplyCode(replyCode)}
+		evidence = textEvidence{reason: reasonForReplyCode(replyCode)}
 	}
-	if found.reason == "" {
-		found.reason = OnHold
+	if evidence.reason == "" {
+		evidence.reason = OnHold
 	}
 
-	step := findStep(text)
-	if found.fromWording && found.reason == UserUnknown {
-		found.reason = refineUserUnknown(match.ambiguous, step, replyCode, enhanced, text)
+	step := findStep(found)
+	if evidence.fromWording && evidence.reason == UserUnknown {
+		evidence.reason = refineUserUnknown(match.ambiguous, step, replyCode, enhanced, found.has(carrierGroup))
 	}
-	found.reason = applyStep(found.reason, step)
+	evidence.reason = applyStep(evidence.reason, step)
 
 	// Sendmail and Exchange report a message over the recipient's own size
 	// limit as 5.2.3 but word it like an ordinary size rejection.
-	if found.reason == MesgTooBig && statusReason == ExceedLimit {
-		found.reason = ExceedLimit
+	if evidence.reason == MesgTooBig && statusReason == ExceedLimit {
+		evidence.reason = ExceedLimit
 	}
-	return found
+	return evidence
+}
+
+// textIndex finds the words of the wording table, of the SMTP steps and of
+// the carrier domains in one pass. Group i < len(patterns) is patterns[i].
+var textIndex = newWordIndex(wordGroups())
+
+var (
+	firstStepGroup = len(patterns)
+	carrierGroup   = len(patterns) + len(stepWords)
+)
+
+func wordGroups() [][]string {
+	groups := make([][]string, 0, carrierGroup+1)
+	for _, p := range patterns {
+		groups = append(groups, p.words)
+	}
+	for _, s := range stepWords {
+		groups = append(groups, s.words)
+	}
+	return append(groups, japaneseCarriers)
 }
 
 // matchPattern returns the first row of the wording table that matches the
-// lowercased text, or nil.
-func matchPattern(text string) *pattern {
+// lowercased text, or nil. found lists the groups whose words occur in text.
+func matchPattern(found groupSet, text string) *pattern {
 	for i := range patterns {
-		p := &patterns[i]
-		for _, word := range p.words {
-			if !strings.Contains(text, word) {
-				continue
-			}
-			if p.re == nil || p.re.MatchString(text) {
-				return p
-			}
-			break
+		if !found.has(i) {
+			continue
+		}
+		if p := &patterns[i]; p.re == nil || p.re.MatchString(text) {
+			return p
 		}
 	}
 	return nil
@@ -139,12 +156,10 @@ var stepWords = []struct {
 	{stepConnect, []string{"after initial connection", "refused to talk to me", "greeting failed", "in reply to helo", "in reply to ehlo", "after helo", "after ehlo"}},
 }
 
-func findStep(text string) smtpStep {
-	for _, s := range stepWords {
-		for _, word := range s.words {
-			if strings.Contains(text, word) {
-				return s.step
-			}
+func findStep(found groupSet) smtpStep {
+	for i, s := range stepWords {
+		if found.has(firstStepGroup + i) {
+			return s.step
 		}
 	}
 	return stepUnknown
@@ -172,10 +187,10 @@ func applyStep(r Reason, step smtpStep) Reason {
 	return r
 }
 
-// japaneseCarriers are the mail domains of Japanese mobile carriers and of
-// KDDI's au one net. Their
-// servers check recipients at RCPT TO, so a user-unknown reply naming one of
-// these addresses is a real unknown user even when the step is not named.
+// japaneseCarriers are the mail domains of the Japanese mobile carriers and
+// of KDDI's au one net. Their servers check recipients at RCPT TO, so a
+// user-unknown reply naming one of these addresses is a real unknown user
+// even when the text does not name the step.
 var japaneseCarriers = []string{
 	"@docomo.ne.jp", "@ezweb.ne.jp", "@au.com", "@uqmobile.jp",
 	"@i.softbank.jp", "@softbank.ne.jp", "vodafone.ne.jp", "@ymobile.ne.jp",
@@ -190,7 +205,7 @@ var japaneseCarriers = []string{
 // an enhanced status of subject 1 (address status), or by naming a carrier
 // address. A report without any code was written by the reporting MTA itself,
 // which looked the user up.
-func refineUserUnknown(ambiguous bool, step smtpStep, replyCode, enhanced, text string) Reason {
+func refineUserUnknown(ambiguous bool, step smtpStep, replyCode, enhanced string, namesCarrier bool) Reason {
 	switch {
 	case step == stepData:
 		return Filtered
@@ -201,12 +216,7 @@ func refineUserUnknown(ambiguous bool, step smtpStep, replyCode, enhanced, text 
 	case "1.0", "1.1", "1.3", "1.10":
 		return UserUnknown
 	}
-	for _, domain := range japaneseCarriers {
-		if strings.Contains(text, domain) {
-			return UserUnknown
-		}
-	}
-	if replyCode == "" && enhanced == "" {
+	if namesCarrier || (replyCode == "" && enhanced == "") {
 		return UserUnknown
 	}
 	return Filtered
