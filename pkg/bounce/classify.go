@@ -52,7 +52,7 @@ func Classify(in Input) Verdict {
 	}
 }
 
-// textEvidence is what the diagnostic text alone says.
+// textEvidence is the reason that the diagnostic text alone supports.
 type textEvidence struct {
 	reason Reason
 	// fromWording is true when specific wording, not a code, decided.
@@ -153,7 +153,7 @@ var stepWords = []struct {
 	{stepData, []string{"after end of data", "end of data command", "in reply to data command", "after data", ">>> data", "(data)", "for text command", "failed after i sent the message"}},
 	{stepMail, []string{"after mail from", "in reply to mail from", "[mail_from]", "sender was rejected"}},
 	{stepRcpt, []string{"rcpt to", "[rcpt_to]", "does not like recipient", "after rcpt", "in reply to rcpt"}},
-	{stepConnect, []string{"after initial connection", "refused to talk to me", "greeting failed", "in reply to helo", "in reply to ehlo", "after helo", "after ehlo"}},
+	{stepConnect, []string{"after initial connection", "refused to talk to me", "greeting failed", "helo command rejected", "in reply to helo", "in reply to ehlo", "after helo", "after ehlo"}},
 }
 
 func findStep(found groupSet) smtpStep {
@@ -199,12 +199,12 @@ var japaneseCarriers = []string{
 
 // refineUserUnknown decides between userunknown and filtered for
 // user-unknown wording. Content filters and the Japanese carriers' reception
-// settings answer "User unknown" after DATA for mail that the recipient's
-// filter refused, so sisimai takes such a reply for a real unknown user only
-// when it was given at RCPT TO. The text proves that by naming the step, by
-// an enhanced status of subject 1 (address status), or by naming a carrier
-// address. A report without any code was written by the reporting MTA itself,
-// which looked the user up.
+// settings reply "User unknown" after DATA to mail that the recipient's
+// filter rejected. So sisimai takes such a reply for a real unknown user
+// only when it came at RCPT TO, as shown by the step named in the text, an
+// enhanced status with subject 1 (address status) or a carrier address. A
+// report without any code comes from the reporting MTA itself, which looked
+// the user up.
 func refineUserUnknown(ambiguous bool, step smtpStep, replyCode, enhanced string, namesCarrier bool) Reason {
 	switch {
 	case step == stepData:
@@ -216,6 +216,9 @@ func refineUserUnknown(ambiguous bool, step smtpStep, replyCode, enhanced string
 	case "1.0", "1.1", "1.3", "1.10":
 		return UserUnknown
 	}
+	// NOTE: sisimai labels "550 5.2.1 ... User Unknown" as userunknown,
+	// filtered or suspend depending on the sample. Without a named step it
+	// comes out filtered here, which is soft.
 	if namesCarrier || (replyCode == "" && enhanced == "") {
 		return UserUnknown
 	}

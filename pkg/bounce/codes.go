@@ -4,11 +4,10 @@ package bounce
 // status code (RFC 3463, "5.1.1") found in a diagnostic text, or "" for a
 // code that is absent.
 //
-// When the text contains several codes, as relayed or multi-line replies do,
-// the first reply code that is directly followed by an enhanced status code
-// of the same class wins ("550-5.1.1", "550 5.2.2", "550-'5.2.2"), because
-// that pair is the server's own reply. Otherwise each is the first one
-// found. A reply code needs a first digit of 2 to 5 and a second of 0 to 5.
+// Relayed and multi-line replies contain several codes. The first reply
+// code directly followed by an enhanced status code of the same class wins
+// ("550-5.1.1", "550 5.2.2", "550-'5.2.2"), because that pair is the
+// server's own reply. Otherwise each is the first one found. A reply code needs a first digit of 2 to 5 and a second of 0 to 5.
 // An enhanced status code needs class 2, 4 or 5, a subject of 0 to 7 and a
 // detail of one to three digits. Digits that are part of a longer number, an
 // IP address, a dotted version, a date or a port ("host:443") are skipped.
@@ -50,8 +49,9 @@ func ParseCodes(text string) (replyCode, enhanced string) {
 }
 
 // pairedEnhanced returns the offset from pos of an enhanced status code of
-// class class that follows a reply code ending at pos, separated by at most
-// three of ' ', '-', '#', ':' or a quote, or 0 when there is none.
+// the given class that follows a reply code ending at pos, or 0 when there
+// is none. At most three separators (' ', '-', '#', ':' or a quote) may
+// come between them.
 func pairedEnhanced(text string, pos int, class byte) int {
 	for skip := 0; skip <= 3 && pos+skip < len(text); skip++ {
 		c := text[pos+skip]
@@ -68,8 +68,8 @@ func pairedEnhanced(text string, pos int, class byte) int {
 	return 0
 }
 
-// replyCodeAt reports whether a three-digit SMTP reply code stands alone at
-// text[i].
+// replyCodeAt reports whether text[i] starts a three-digit SMTP reply code
+// that is not part of a longer token.
 func replyCodeAt(text string, i int) bool {
 	if i+3 > len(text) || !isDigit(text[i+1]) || !isDigit(text[i+2]) {
 		return false
@@ -93,8 +93,8 @@ func replyCodeAt(text string, i int) bool {
 	return endsToken(text, i+3)
 }
 
-// enhancedAt returns the length of an enhanced status code that stands
-// alone at text[i], or 0 when there is none.
+// enhancedAt returns the length of an enhanced status code that starts at
+// text[i] and is not part of a longer token, or 0 when there is none.
 func enhancedAt(text string, i int) int {
 	if c := text[i]; c != '2' && c != '4' && c != '5' {
 		return 0

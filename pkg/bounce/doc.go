@@ -22,9 +22,9 @@
 //  4. Generic wording, which yields to a specific enhanced status code.
 //  5. The SMTP reply code.
 //
-// The SMTP step named in the text then adjusts the reason: a user-unknown
-// reply after DATA comes from a content filter (filtered), a refusal after
-// MAIL FROM is about the sender (rejected), and a refusal at the initial
+// The SMTP step named in the text then adjusts the reason. A user-unknown
+// reply after DATA comes from a content filter (filtered). A rejection after
+// MAIL FROM is about the sender (rejected), and one at the initial
 // connection is about the sending host (blocked).
 //
 // A verdict is hard when sending to the recipient again is pointless:

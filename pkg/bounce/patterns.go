@@ -22,8 +22,9 @@ type pattern struct {
 	server string
 }
 
-// patterns is the wording table, in priority order: the first matching row
-// decides. Exceptions that contain misleading words come first, then the
+// patterns is the wording table, in priority order. The first matching row
+// decides, unless it is weak and the enhanced status code names a reason
+// (see classifyText). Exceptions that contain misleading words come first, then the
 // sender's problems, the recipient's, transport failures and generic
 // wording. All words are lowercase because the text is lowercased once.
 var patterns = []pattern{
@@ -33,17 +34,19 @@ var patterns = []pattern{
 	{reason: SystemError, words: []string{"unable to contact ldap", "duplicated message-id", "queue file write error", "internal system error"},
 		server: "qmail LDAP lookups, mailing list managers, Postfix cleanup"},
 
-	// Wording that holds words of other reasons ("blacklisted", "retry
+	// Wording that contains words of other reasons ("blacklisted", "retry
 	// timeout", "spf", "rate", "user unknown").
-	{reason: HostUnknown, words: []string{"account or domain may not exist", "ドメインが存在しません", "ドメインが見つかりません"},
+	{reason: HostUnknown, words: []string{"account or domain may not exist", "存在しないドメイン", "ドメインが存在しません", "ドメインが見つかりません"},
 		server: "cPanel Exim, Japanese ISPs"},
 	{reason: Rejected, words: []string{"address that has been blacklisted", "sender address blacklisted", "sender is blacklisted"},
 		server: "Exim sender ACLs"},
+	{reason: Speeding, words: []string{"sending quota", "relay quota", "sending limit"},
+		server: "hosting providers' outbound limits, which would otherwise read as a full mailbox"},
 	{reason: SpamDetected, words: []string{"blacklisted url", "uribl", "spam classification", "scored as spam"},
 		server: "IMail URI block lists, Google Groups, SpamAssassin-based filters"},
 	{reason: MailboxFull, words: []string{"mailbox is full", "mailbox full", "mailbox is over quota"},
 		server: "Exim appendfile, Sendmail, Postfix virtual, most MTAs"},
-	{reason: Suspend, words: []string{"account is disabled", "account has been disabled", "disabled or discontinued", "account is inactive", "is inactive.", "tried to reach is inactive", "disableduser", "mailbox is frozen", "disabled recipient", "account has been suspended", "account is suspended", "mailbox is disabled", "mailbox disabled"},
+	{reason: Suspend, words: []string{"account is disabled", "account has been disabled", "disabled or discontinued", "account is inactive", "is inactive.", "tried to reach is inactive", "tried to reach is disabled", "disableduser", "mailbox is frozen", "disabled recipient", "account has been suspended", "account is suspended", "mailbox is disabled", "mailbox disabled"},
 		server: "au/KDDI ezweb, Yahoo, OCN and other ISPs, Gmail, i.ua"},
 	{reason: MailboxFull, words: []string{"out of storage space", "overquota", "over quota", "quota exceeded", "exceeded storage", "exceeds allowed size", "inbox is full", "mailbox size limit", "user's mailbox is full", "容量超過", "容量オーバー", "メールボックスがいっぱい", "メールボックスの容量"},
 		server: "Gmail, Exchange, IMail, Courier, Dovecot, Japanese ISPs"},
@@ -58,7 +61,7 @@ var patterns = []pattern{
 		server: "Gmail, Microsoft 4.7.650, Cloudmark and Proofpoint"},
 	{reason: TooManyConn, words: []string{"too many connections", "connection rate limit", "frequency limited", "too many concurrent", "concurrent connections", "connection limit", "too many smtp sessions", "too many sessions"},
 		server: "Postfix anvil, Tencent QQ, Exim, Yahoo"},
-	{reason: Speeding, words: []string{"too many recipients this hour", "has sent to too many", "rate limit", "ratelimit", "rate-limit", "too many messages", "sending rate", "receiving mail at a rate", "exceeded the rate", "throttl", "too fast", "sending limit", "sending quota"},
+	{reason: Speeding, words: []string{"too many recipients this hour", "has sent to too many", "rate limit", "ratelimit", "rate-limit", "too many messages", "sending rate", "receiving mail at a rate", "exceeded the rate", "throttl", "too fast"},
 		server: "GoDaddy, Gmail, Microsoft, Yahoo, SendGrid"},
 
 	// Authentication of the sender's domain.
@@ -72,7 +75,7 @@ var patterns = []pattern{
 	// The sending host is refused, usually because of a block list.
 	{reason: SpamDetected, words: []string{"mail rejete"},
 		server: "Orange and Wanadoo content filter (French)"},
-	{reason: Blocked, words: []string{"blocked using", "block list", "blocklist", "blacklist", "dnsbl", "spamhaus", "spamcop", "sorbs.net", "barracudacentral", "banned sending ip", "client host blocked", "blocked for abuse", "ip blocked", "not accepting connections", "refused to talk to me", "use the smtp server of your isp", "dynamic ip", "dynamic address", "dial-up", "dialup", "residential", "invalid ip for sending", "bloquee", "(bl)", "ip is listed", "ip address is listed", "your ip", "connection refused"},
+	{reason: Blocked, words: []string{"blocked using", "block list", "blocklist", "blacklist", "dnsbl", "spamhaus", "spamcop", "sorbs.net", "barracudacentral", "banned sending ip", "client host blocked", "blocked for abuse", "ip blocked", "not accepting connections", "refused to talk to me", "use the smtp server of your isp", "dynamic ip", "dynamic address", "dial-up", "dialup", "residential", "invalid ip for sending", "traffic not accepted from this ip", "bloquee", "(bl)", "ip is listed", "ip address is listed", "your ip", "connection refused"},
 		server: "Postfix and Exim RBL checks, Microsoft S3140 and 5.7.606, Proofpoint, Spamhaus, Orange, Japanese ISPs (OP25B)"},
 	{reason: Blocked, words: []string{"rbl", "sc-00", "dy-00", "ou-00"},
 		re:     regexp.MustCompile(`rbl\b|\b(?:sc|dy|ou)-00\d\b`),
@@ -91,9 +94,9 @@ var patterns = []pattern{
 		server: "Postfix, Sendmail, Exchange, Amazon SES identity checks"},
 	{reason: FailedSTARTTLS, words: []string{"starttls", "does not support tls", "tls required", "tls is required", "requires tls", "tls negotiation", "tls handshake"},
 		server: "Gmail, Postfix, Exchange"},
-	{reason: Rejected, words: []string{"sender address rejected", "sender rejected", "domain of sender address", "sender domain", "sender verify failed", "sender verification", "purported responsible address", "not a member of this mailing list", "send mail as", "user complaints", "groups.google.com", "permission to post", "mail from address", "all recipient addresses rejected", "sender is not allowed", "envelope sender"},
+	{reason: Rejected, words: []string{"sender address rejected", "sender rejected", "domain of sender address", "sender domain", "sender verify failed", "sender verification", "purported responsible address", "not a member of this mailing list", "send mail as", "user complaints", "groups.google.com", "permission to post", "sender was rejected", "mail from address", "all recipient addresses rejected", "sender is not allowed", "envelope sender"},
 		server: "Postfix and Sendmail sender checks, Courier, Yahoo TSS04, Google Groups and Workspace, FML"},
-	{reason: PolicyViolation, words: []string{"policy reasons", "local policy", "denied by policy", "policy violation", "protocol violation", "message not allowed", "network not allowed", "header error", "greylist", "graylist", "violates"},
+	{reason: PolicyViolation, words: []string{"policy reasons", "local policy", "denied by policy", "policy violation", "protocol violation", "message not allowed", "network not allowed", "administrative prohibition", "header error", "greylist", "graylist", "violates"},
 		server: "Yahoo 5.7.9, Exim ACLs, Mimecast, Postfix header_checks"},
 
 	// The recipient's side.
@@ -122,20 +125,22 @@ var patterns = []pattern{
 		server: "au/KDDI ezweb, Amazon SES receiving, Japanese carriers' reception settings"},
 
 	// Transport and the receiving system.
-	{reason: NetworkError, words: []string{"no route to host", "host name lookup failure", "name service error", "too many hops", "hop count exceeded", "mail loop", "routing loop", "loop detected", "forwarded more than the maximum", "network is unreachable", "connection reset"},
+	{reason: NetworkError, words: []string{"no route to host", "host name lookup failure", "name service error", "too many hops", "hop count exceeded", "mail loop", "is looping", "routing loop", "loop detected", "forwarded more than the maximum", "network is unreachable", "connection reset"},
 		server: "Postfix, Sendmail, Exchange"},
 	{reason: Expired, words: []string{"timed out", "timeout"},
 		server: "Postfix, SendGrid, Yandex connection attempts"},
 	{reason: SystemFull, words: []string{"insufficient disk space", "insufficient system storage", "disk full", "out of disk space", "no space left"},
 		server: "Sendmail, Postfix"},
-	{reason: SystemError, words: []string{"system error", "transaction failed", "service currently unavailable", "service unavailable", "service not available", "temporary local problem", "local error in processing", "server configuration", "service refuse", "try again later", "temporarily unavailable"},
-		server: "Sendmail, Postfix, Orange, most MTAs"},
+	{reason: SystemError, words: []string{"system error", "transaction failed", "service currently unavailable", "temporary local problem", "local error in processing", "server configuration"},
+		server: "Sendmail, Postfix, most MTAs"},
 	{reason: ContentError, words: []string{"headers too large", "header too large", "header line too long", "invalid mime", "content rejected", "invalid content", "8-bit"},
 		server: "Sendmail, Exim"},
 	{reason: SyntaxError, words: []string{"improper sequence", "bad sequence", "syntax error", "malformed address", "command unrecognized", "command not recognized"},
 		server: "Sendmail, Exim, Postfix"},
 
 	// Generic wording, outranked by a specific enhanced status code.
+	{reason: SystemError, words: []string{"service unavailable", "service not available", "service refuse", "try again later", "temporarily unavailable"}, weak: true,
+		server: "Sendmail, Postfix, Orange, most MTAs"},
 	{reason: SecurityError, words: []string{"access denied"}, weak: true,
 		server: "Gmail-relayed replies, Exchange"},
 	{reason: Blocked, words: []string{"client host rejected", "not allowed to send", "blocked"}, weak: true,

@@ -82,10 +82,10 @@ func (r Reason) senderSide() bool {
 	return false
 }
 
-// isHard applies sisimai's hard-bounce convention, with suppressed added:
-// the recipient or its domain does not exist or has moved, the domain
-// accepts no mail at all (unless the server said so with a temporary 4xx
-// code), or the sending service will not send to the address again.
+// isHard applies sisimai's hard-bounce convention, with suppressed added.
+// A bounce is hard when the recipient or its domain does not exist or has
+// moved, when the domain accepts no mail (unless the reply was a temporary
+// 4xx), or when the sending service will not send to the address again.
 func isHard(r Reason, replyCode, enhanced string) bool {
 	switch r {
 	case UserUnknown, HostUnknown, HasMoved, Suppressed:

@@ -2,9 +2,9 @@ package bounce
 
 // statusReasons maps the subject and detail of an RFC 3463 enhanced status
 // code ("1.1" of "5.1.1") to a reason. The class is left out because a 4xx
-// and a 5xx reply with the same detail name the same problem. Details that
-// say nothing specific (5.0.0, 5.5.0) are absent, so the wording or the
-// reply code decides. Sources: RFC 3463, RFC 4954 (x.7.8 to x.7.13),
+// and a 5xx reply with the same detail name the same problem. Unspecific
+// details (5.0.0, 5.5.0) are absent, so the wording or the reply code
+// decides. Sources: RFC 3463, RFC 4954 (x.7.8 to x.7.13),
 // RFC 7372 (x.7.20 to x.7.29), RFC 7505 (x.1.10) and RFC 8689 (x.7.30).
 var statusReasons = map[string]Reason{
 	"1.0": UserUnknown, "1.1": UserUnknown, "1.2": HostUnknown, "1.3": UserUnknown,
@@ -44,6 +44,10 @@ func reasonForEnhanced(enhanced string) Reason {
 		return ""
 	}
 	detail := enhanced[2:]
+	if detail == "2.0" && enhanced[0] == '4' {
+		// A temporary "other mailbox status" is no sign of a filter.
+		return ""
+	}
 	if r, ok := statusReasons[detail]; ok {
 		return r
 	}
