@@ -32,5 +32,11 @@ default and its meaning:
 	if err := writeVariables(stdout, &serveConfig{}); err != nil {
 		return err
 	}
+	for _, section := range helpSections {
+		fmt.Fprintf(stdout, "\n%s:\n\n", section.title)
+		if err := writeVariables(stdout, section.config); err != nil {
+			return err
+		}
+	}
 	return nil
 }

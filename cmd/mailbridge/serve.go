@@ -101,7 +101,36 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		logger.Warn("webhook endpoint is open: set MAILBRIDGE_WEBHOOK_API_KEY or MAILBRIDGE_WEBHOOK_BASIC_USER and _PASSWORD to require authentication")
 	}
 
-	return runHTTP(ctx, cfg, handler.Routes(registry), logger, ready)
+	// Start the consumers that run beside the ingress, and wait for them to
+	// stop after the HTTP server has.
+	env := componentEnv{Conn: setup.conn, JS: js, Logger: logger, Registry: registry, Serve: cfg}
+	var waits []func() error
+	componentCtx, stopComponents := context.WithCancel(ctx)
+	defer stopComponents()
+	for _, component := range serveComponents {
+		enabled, err := component.enabled(cfg)
+		if err != nil {
+			return err
+		}
+		if !enabled {
+			continue
+		}
+		wait, err := component.start(componentCtx, env)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", component.name, err)
+		}
+		logger.Info("component started", slog.String("component", component.name))
+		waits = append(waits, wait)
+	}
+
+	httpErr := runHTTP(ctx, cfg, handler.Routes(registry), logger, ready)
+	stopComponents()
+	for _, wait := range waits {
+		if err := wait(); err != nil && httpErr == nil {
+			httpErr = err
+		}
+	}
+	return httpErr
 }
 
 // runHTTP serves routes until ctx ends, then finishes the requests in
