@@ -457,3 +457,51 @@ func deadLetter(t *testing.T, js jetstream.JetStream, durable string) (*jetstrea
 	}
 	return s.GetLastMsgForSubject(ctx, subjects.DeadLetter(durable))
 }
+
+func TestRunConcurrency(t *testing.T) {
+	t.Parallel()
+	srv := setup(t)
+	var last uint64
+	for n := range 8 {
+		last = publish(t, srv.JS, failedDelivery(300+n), mailevent.ModeBinary)
+	}
+
+	// Each handler waits until a second one runs beside it, which happens
+	// only when Run runs more than one at a time.
+	var inFlight, maxInFlight atomic.Int32
+	var calls counter
+	overlapped := make(chan struct{})
+	var overlapOnce sync.Once
+	handler := func(context.Context, *consumer.Msg) error {
+		calls.inc()
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			current := maxInFlight.Load()
+			if n <= current || maxInFlight.CompareAndSwap(current, n) {
+				break
+			}
+		}
+		if n >= 2 {
+			overlapOnce.Do(func() { close(overlapped) })
+		}
+		select {
+		case <-overlapped:
+		case <-time.After(2 * time.Second):
+		}
+		return nil
+	}
+	cfg := fastConfig(t, "concurrent")
+	cfg.Concurrency = 4
+	cfg.AckWait = 5 * time.Second
+	cfg.Backoff = nil
+	runAsync(t, srv.JS, cfg, handler)
+
+	waitFor(t, 10*time.Second, "every event to be acked", func() bool { return settled(t, srv.JS, "concurrent", last) })
+	if got := maxInFlight.Load(); got < 2 || got > 4 {
+		t.Errorf("at most %d handlers ran at once, want 2 to 4", got)
+	}
+	if got := calls.get(); got != 8 {
+		t.Errorf("handler called %d times, want 8", got)
+	}
+}
