@@ -199,8 +199,8 @@ func (h *Handler) unauthorized(w http.ResponseWriter) (int, Result) {
 }
 
 // readBody reads the body, decompressing gzip, up to MaxBodyBytes. On
-// error it returns what it read, so that the rejected subject keeps it, the
-// status to answer and the reason.
+// error it returns the bytes it read, for the rejected subject, with the
+// response status and the reason.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	limit := h.cfg.MaxBodyBytes
 	tooLarge := fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)

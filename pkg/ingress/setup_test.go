@@ -103,14 +103,14 @@ func setup(t *testing.T, edit func(*ingress.Config)) *bridge {
 	return &bridge{nats: srv, http: httpServer, logs: logs, cfg: cfg}
 }
 
-// response is a webhook answer.
+// response is the HTTP response to a webhook.
 type response struct {
 	status int
 	header http.Header
 	body   []byte
 }
 
-// result reads the body of a 200 answer.
+// result reads the body of a 200 response.
 func (r response) result(t *testing.T) ingress.Result {
 	t.Helper()
 	if r.status != http.StatusOK {
@@ -123,7 +123,7 @@ func (r response) result(t *testing.T) ingress.Result {
 	return result
 }
 
-// errorMessage reads the {"error": "..."} body of any other answer.
+// errorMessage reads the {"error": "..."} body of any other response.
 func (r response) errorMessage(t *testing.T) string {
 	t.Helper()
 	var body struct {
