@@ -162,12 +162,12 @@ func TestEventIDStableAndDistinct(t *testing.T) {
 	}
 
 	different := map[string]string{
-		"created":   strings.Replace(base, "14:06:06", "14:06:07", 1),
-		"recipient": strings.Replace(base, "a@example.jp", "b@example.jp", 1),
-		"status":    strings.Replace(base, `"failed"`, `"deferred"`, 1),
-		"reason":    strings.Replace(base, "5.1.1", "5.1.2", 1),
-		"extra":     strings.Replace(base, `"b":1`, `"b":2`, 1),
-		"apiData":   strings.Replace(base, `"to"`, `"apiData":"x","to"`, 1),
+		"created":                     strings.Replace(base, "14:06:06", "14:06:07", 1),
+		"recipient":                   strings.Replace(base, "a@example.jp", "b@example.jp", 1),
+		"status":                      strings.Replace(base, `"failed"`, `"deferred"`, 1),
+		"reason":                      strings.Replace(base, "5.1.1", "5.1.2", 1),
+		"extra":                       strings.Replace(base, `"b":1`, `"b":2`, 1),
+		"apiData":                     strings.Replace(base, `"to"`, `"apiData":"x","to"`, 1),
 		"field name moved into value": `{"created":"2023-01-25 14:06:06","to":"a@example.jp","status":"failed","reason":"550 5.1.1","x":{"b":1,"a":[1,2]},"y":""}`,
 	}
 	seen := map[string]string{id: "base"}
