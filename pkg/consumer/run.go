@@ -134,15 +134,11 @@ func (r *runner) loop(ctx context.Context) error {
 			continue
 		}
 
+		// A message that arrives after ctx ended is handled too: JetStream
+		// counted the delivery already, so handing it back could use up
+		// its last one.
 		used := 0
 		for m := range batch.Messages() {
-			if ctx.Err() != nil {
-				// Arrived after the stop began: hand it back at once.
-				if err := m.Nak(); err != nil {
-					r.log.Warn("nak on stop failed", slog.Any("error", err))
-				}
-				continue
-			}
 			used++
 			wg.Add(1)
 			go func() {
