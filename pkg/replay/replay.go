@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Target == nil && !cfg.DryRun {
 		return summary, fmt.Errorf("%w: a target is required unless it is a dry run", ErrInvalidConfig)
 	}
-	if err := cfg.Selection.validate(); err != nil {
+	if err := cfg.Selection.Validate(); err != nil {
 		return summary, err
 	}
 	if cfg.DryRun {

@@ -50,7 +50,8 @@ type Selection struct {
 	ClockSkew time.Duration
 }
 
-func (s *Selection) validate() error {
+// Validate checks the bounds and filters. Run calls it too.
+func (s *Selection) Validate() error {
 	if !s.Since.IsZero() && !s.Until.IsZero() && !s.Until.After(s.Since) {
 		return fmt.Errorf("%w: --until %s is not after --since %s", ErrInvalidConfig,
 			s.Until.Format(time.RFC3339), s.Since.Format(time.RFC3339))
