@@ -16,7 +16,7 @@ import (
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 
-// cmcAPIConfig is how backfill reaches CMC's REST API.
+// cmcAPIConfig is the connection to CMC's REST API that backfill uses.
 type cmcAPIConfig struct {
 	APIUser           string        `envconfig:"CMC_API_USER" desc:"CMC API user (api_user) for backfill"`
 	APIKey            string        `envconfig:"CMC_API_KEY" desc:"CMC API key (api_key) for backfill; never logged"`

@@ -37,7 +37,7 @@ type Server struct {
 	mu       sync.Mutex
 	records  map[string][]json.RawMessage // by kind
 	requests []Request
-	status   int // answered to every request when not 0
+	status   int // status of every response when not 0
 
 	inFlight   atomic.Int32
 	concurrent atomic.Bool
@@ -53,8 +53,8 @@ func Start(tb testing.TB, records map[string][]json.RawMessage) *Server {
 	return s
 }
 
-// FailWith makes every later request answer status with a CMC-style
-// error body.
+// FailWith makes the server respond to every later request with status
+// and a CMC-style error body.
 func (s *Server) FailWith(status int) {
 	s.mu.Lock()
 	s.status = status

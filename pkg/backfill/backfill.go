@@ -66,7 +66,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Summary is what a Run did.
+// Summary is the outcome of a Run.
 type Summary struct {
 	// Deliveries and Bounces count the records CMC returned.
 	Deliveries int
@@ -100,9 +100,9 @@ type candidate struct {
 	subject string
 }
 
-// Run backfills the day: it reads every delivery and bounce record of
-// Date (and Hour) from the API, one page at a time, builds each event,
-// reads the ids the stream already holds from the day's start on, and
+// Run backfills the day. It reads every delivery and bounce record of
+// Date (and Hour) from the API, one page at a time, and builds each event.
+// Then it reads the ids the stream holds from the day's start on and
 // publishes the other events with their ids as Nats-Msg-Id.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	summary := Summary{DryRun: cfg.DryRun}

@@ -115,7 +115,8 @@ func (c *Client) List(ctx context.Context, kind Kind, q Query, page int) ([]json
 		form.Set("hour", strconv.Itoa(*q.Hour))
 	}
 	// NOTE: CMC documents p as the page position with a default of 0, so
-	// pages are counted from 0 here; a 1-based p would skip the first page.
+	// pages are counted from 0 here. If p were 1-based, the first page
+	// would be skipped.
 	form.Set("p", strconv.Itoa(page))
 	form.Set("r", strconv.Itoa(c.cfg.PageSize))
 
@@ -184,7 +185,7 @@ func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]
 	}
 }
 
-// errorBody is CMC's error answer as far as the client reads it.
+// errorBody is the part of CMC's error response that the client reads.
 type errorBody struct {
 	Errors []struct {
 		Code    string `json:"code"`
@@ -193,8 +194,8 @@ type errorBody struct {
 	} `json:"errors"`
 }
 
-// statusError returns nil for a 2xx answer, else an error that wraps the
-// sentinel of its status and carries CMC's error messages.
+// statusError returns nil for a 2xx response, else an error that wraps
+// the sentinel of its status and carries CMC's error messages.
 func statusError(resp *http.Response, body []byte) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
@@ -221,8 +222,8 @@ func statusError(resp *http.Response, body []byte) error {
 
 	// NOTE: CMC's API reference does not list the status codes of its
 	// errors. 401 and 403 are taken as auth errors and 429 as the rate
-	// limit; an auth or rate error sent as another status is ErrAPI with
-	// CMC's own message.
+	// limit. An auth or rate error sent with another status becomes ErrAPI
+	// with CMC's own message.
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Errorf("%w (%s): check the API user, the API key and its data reference permission", ErrAuth, detail)
