@@ -177,8 +177,9 @@ type Alerter struct {
 	store  *stateStore
 
 	// Set by Run before the durable consumer starts, then read-only.
-	started time.Time
-	cut     uint64
+	started   time.Time
+	cut       uint64
+	startTime time.Time // stored time of the cut, where a new durable starts
 }
 
 // New returns an Alerter that reads and publishes through js.
@@ -227,6 +228,19 @@ func (a *Alerter) Ready() <-chan struct{} { return a.ready }
 // to NotifyGrace for queued notifications, and returns. Run may be called
 // once.
 func (a *Alerter) Run(ctx context.Context) error {
+	err := a.setup(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Stopped while starting: nothing was consumed, so nothing is lost.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return a.run(ctx)
+}
+
+// setup loads the alert states and rebuilds the windows.
+func (a *Alerter) setup(ctx context.Context) error {
 	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	store, err := openStateStore(setupCtx, a.js, a.cfg.Bucket, a.cfg.Replicas)
@@ -245,11 +259,12 @@ func (a *Alerter) Run(ctx context.Context) error {
 	a.evalMu.Unlock()
 
 	a.started = a.cfg.Clock.Now()
-	startTime, err := a.rebuild(setupCtx)
-	if err != nil {
-		return err
-	}
+	a.startTime, err = a.rebuild(setupCtx)
+	return err
+}
 
+// run evaluates, consumes and notifies until ctx ends.
+func (a *Alerter) run(ctx context.Context) error {
 	// Notifiers run on their own context so that queued alerts still go
 	// out for NotifyGrace after ctx ends.
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
@@ -275,7 +290,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		FilterSubjects: a.filterSubjects(),
 		AckWait:        a.cfg.AckWait,
 		MaxDeliver:     a.cfg.MaxDeliver,
-		StartTime:      startTime,
+		StartTime:      a.startTime,
 		Logger:         a.cfg.Logger,
 	}, a.handle)
 
