@@ -143,10 +143,10 @@ func DefaultRules() Rules {
 func ParseRules(r io.Reader) (Rules, error) {
 	var file struct {
 		Cooldown          time.Duration `yaml:"cooldown"`
-		HardBounceRate    *yaml.Node    `yaml:"hard_bounce_rate"`
-		DomainFailureRate *yaml.Node    `yaml:"domain_failure_rate"`
-		DeferralRate      *yaml.Node    `yaml:"deferral_rate"`
-		Silence           *yaml.Node    `yaml:"silence"`
+		HardBounceRate    yaml.Node     `yaml:"hard_bounce_rate"`
+		DomainFailureRate yaml.Node     `yaml:"domain_failure_rate"`
+		DeferralRate      yaml.Node     `yaml:"deferral_rate"`
+		Silence           yaml.Node     `yaml:"silence"`
 	}
 	var body bytes.Buffer
 	if _, err := body.ReadFrom(r); err != nil {
@@ -169,12 +169,12 @@ func ParseRules(r io.Reader) (Rules, error) {
 		target *RateRule
 		def    RateRule
 	}{
-		{RuleHardBounceRate, file.HardBounceRate, &rules.HardBounceRate, defaults.HardBounceRate},
-		{RuleDomainFailureRate, file.DomainFailureRate, &rules.DomainFailureRate, defaults.DomainFailureRate},
-		{RuleDeferralRate, file.DeferralRate, &rules.DeferralRate, defaults.DeferralRate},
+		{RuleHardBounceRate, &file.HardBounceRate, &rules.HardBounceRate, defaults.HardBounceRate},
+		{RuleDomainFailureRate, &file.DomainFailureRate, &rules.DomainFailureRate, defaults.DomainFailureRate},
+		{RuleDeferralRate, &file.DeferralRate, &rules.DeferralRate, defaults.DeferralRate},
 	}
 	for _, rr := range rateRules {
-		if rr.node == nil {
+		if rr.node.Kind == 0 {
 			continue
 		}
 		*rr.target = rr.def
@@ -182,10 +182,10 @@ func ParseRules(r io.Reader) (Rules, error) {
 			return Rules{}, fmt.Errorf("%w: rules.%s: %w", ErrInvalidRules, rr.name, err)
 		}
 	}
-	if file.Silence != nil {
+	if file.Silence.Kind != 0 {
 		rules.Silence = defaults.Silence
 		rules.Silence.Enabled = true
-		if err := decodeRule(file.Silence, &rules.Silence); err != nil {
+		if err := decodeRule(&file.Silence, &rules.Silence); err != nil {
 			return Rules{}, fmt.Errorf("%w: rules.%s: %w", ErrInvalidRules, RuleSilence, err)
 		}
 	}
@@ -259,7 +259,7 @@ func fieldError(field, format string, args ...any) error {
 }
 
 func (r *RateRule) validate() error {
-	if !r.active() {
+	if !r.Enabled {
 		return nil
 	}
 	switch {
@@ -267,6 +267,8 @@ func (r *RateRule) validate() error {
 		return fieldError("warning", "%s is outside 0%% to 100%%", r.Warning)
 	case r.Critical < 0 || r.Critical > 1:
 		return fieldError("critical", "%s is outside 0%% to 100%%", r.Critical)
+	case !r.active():
+		return nil
 	case r.Warning > 0 && r.Critical > 0 && r.Critical < r.Warning:
 		return fieldError("critical", "%s is below the warning level %s: set critical at or above warning", r.Critical, r.Warning)
 	case r.Window <= 0:
@@ -287,7 +289,7 @@ func (r *RateRule) active() bool {
 }
 
 func (r *SilenceRule) validate() error {
-	if !r.active() {
+	if !r.Enabled {
 		return nil
 	}
 	switch {
