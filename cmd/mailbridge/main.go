@@ -36,6 +36,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the webhook ingress (and, by default, an embedded NATS server)", runServe},
 		{"alerter", "run the alerting consumer on its own", runAlerter},
+		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", runHelp},
 	}
