@@ -132,6 +132,25 @@ func TestServeAlertsWebhookOnHardBounces(t *testing.T) {
 	}
 	defer nc.Close()
 
+	// Wait for the alerter's durable, so that the events below reach it
+	// live rather than through the rebuild on start.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancelWait := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelWait()
+	for {
+		if _, err := js.Consumer(waitCtx, "MAIL", "alerter"); err == nil {
+			break
+		}
+		select {
+		case <-waitCtx.Done():
+			t.Fatalf("no alerter durable within 10s\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+
 	// Four user-unknown bounces, then their failed deliveries among 20
 	// sends: 4 hard failures in 20 sends, 20%, each counted once.
 	url := "http://" + httpAddr.String() + "/webhooks/cmc"
@@ -172,10 +191,6 @@ func TestServeAlertsWebhookOnHardBounces(t *testing.T) {
 	}
 
 	// The CloudEvent was published before the webhook was called.
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	infoCtx, cancelInfo := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelInfo()
 	s, err := js.Stream(infoCtx, "MAIL")

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 
@@ -284,12 +285,13 @@ func (a *Alerter) run(ctx context.Context) error {
 	}()
 	close(a.ready)
 
-	runErr := runDurable(ctx, a.js, durableConfig{
+	runErr := consumer.Run(ctx, a.js, consumer.Config{
 		Stream:         a.cfg.Stream,
 		Durable:        a.cfg.Durable,
 		FilterSubjects: a.filterSubjects(),
 		AckWait:        a.cfg.AckWait,
 		MaxDeliver:     a.cfg.MaxDeliver,
+		SubjectPrefix:  a.cfg.Subjects.Prefix,
 		StartTime:      a.startTime,
 		Logger:         a.cfg.Logger,
 	}, a.handle)
@@ -309,6 +311,10 @@ func (a *Alerter) run(ctx context.Context) error {
 		<-waited
 	}
 	a.cfg.Logger.Info("alerter stopped")
+	if ctx.Err() != nil {
+		// A stop while the consumer was still being created is a stop.
+		return nil
+	}
 	return runErr
 }
 
@@ -343,7 +349,7 @@ func (a *Alerter) evaluateLoop(ctx context.Context) {
 
 // handle counts one live event. Events up to the rebuild's cut were
 // counted by the rebuild already and are acked without counting.
-func (a *Alerter) handle(_ context.Context, msg *consumerMsg) error {
+func (a *Alerter) handle(_ context.Context, msg *consumer.Msg) error {
 	if msg.Sequence <= a.cut {
 		return nil
 	}
