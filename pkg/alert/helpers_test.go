@@ -18,6 +18,7 @@ import (
 	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
+	"github.com/mailbridge/mailbridge/schemas"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -326,6 +327,9 @@ func (b *bundle) alerts() []Data {
 			}
 			if ev.Type != TypeFiring && ev.Type != TypeResolved {
 				t.Errorf("alert type = %q", ev.Type)
+			}
+			if err := schemas.Validate(ev.DataSchema, ev.Data); err != nil {
+				t.Errorf("alert data does not match its schema: %v\n%s", err, ev.Data)
 			}
 			var d Data
 			if err := json.Unmarshal(ev.Data, &d); err != nil {
