@@ -175,7 +175,6 @@ func (a *Alerter) apply(ctx context.Context, ev *evaluation, now time.Time) erro
 		return nil
 	}
 
-	next.revision = prev.revision
 	stored, err := a.store.put(ctx, next)
 	if err != nil {
 		return a.stateConflict(ctx, name, err)
