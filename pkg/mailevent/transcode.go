@@ -35,10 +35,11 @@ func AppendStructuredMsg(dst []byte, header nats.Header, data []byte) ([]byte, e
 	if err := attrs.checkRequired(); err != nil {
 		return dst, err
 	}
+	var timeBuf [40]byte
 	var timeText []byte
 	if attrs.hasTime {
 		var err error
-		if timeText, err = appendEventTime(attrs.timeBuf[:0], attrs.time); err != nil {
+		if timeText, err = appendEventTime(timeBuf[:0], attrs.time); err != nil {
 			return dst, err
 		}
 	}
@@ -57,15 +58,12 @@ type binaryAttributes struct {
 
 	// extensions are sorted by name before writing.
 	extensions []extensionAttribute
-	inline     [4]extensionAttribute
-	timeBuf    [40]byte
 }
 
 type extensionAttribute struct{ name, value string }
 
 // read decodes the headers as decodeBinary does.
 func (a *binaryAttributes) read(header nats.Header) error {
-	a.extensions = a.inline[:0]
 	for key, values := range header {
 		if len(values) == 0 {
 			continue
