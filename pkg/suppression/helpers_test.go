@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mailbridge/mailbridge/internal/consumer"
@@ -247,4 +248,13 @@ func msgOf(ev mailevent.Event) *consumer.Msg {
 		subject = subjects.Bounce("2")
 	}
 	return &consumer.Msg{Event: ev, Subject: subject, Delivered: 1, Stored: ev.Time}
+}
+
+func jetstreamOf(t testing.TB, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
