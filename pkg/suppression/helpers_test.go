@@ -2,12 +2,15 @@ package suppression
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,4 +260,25 @@ func jetstreamOf(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+func readTestdata(file string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "..", "testdata", "cmc", file))
+}
+
+// csvRecords parses CSV text and returns its records, one per line with
+// fields joined by a tab, header first and the rest sorted.
+func csvRecords(text string) (string, error) {
+	rows, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+	if err != nil {
+		return "", err
+	}
+	lines := make([]string, len(rows))
+	for i, row := range rows {
+		lines[i] = fmt.Sprintf("%q", row)
+	}
+	if len(lines) > 1 {
+		slices.Sort(lines[1:])
+	}
+	return strings.Join(lines, "\n"), nil
 }

@@ -163,6 +163,7 @@ func (s *Store) Add(ctx context.Context, address Address, reason, note string) (
 		if rec.FirstSeen.IsZero() {
 			rec.FirstSeen = now
 		}
+		rec.LastSeen = laterOf(rec.LastSeen, now)
 		rec.Address = address
 		rec.Suppressed, rec.Reason, rec.Note = true, reason, note
 		rec.LastEventID, rec.LastEventSubject, rec.LastChange = "", "", kind
