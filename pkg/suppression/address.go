@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Address is a normalized email address: trimmed, with the domain in
@@ -120,4 +121,28 @@ func foldLookup(s string) (string, bool) {
 		s = s[:len(s)-1]
 	}
 	return strings.ToLower(s), true
+}
+
+// foldInto appends the form of s that the index is keyed by to buf, as
+// foldLookup returns it, without allocating when s is ASCII.
+func foldInto(buf []byte, s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || len(s) > maxAddressLength+1 {
+		return buf, false
+	}
+	if s[len(s)-1] == '.' {
+		s = s[:len(s)-1]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return append(buf[:0], strings.ToLower(s)...), true
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf, true
 }

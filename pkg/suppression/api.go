@@ -255,24 +255,6 @@ func (a *api) check(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, CheckResponse{Checked: len(addresses), Suppressed: found})
 }
 
-// decodeCheck reads a check body: {"addresses": [...]} or [...].
-func decodeCheck(body []byte) ([]string, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) > 0 && body[0] == '[' {
-		var addresses []string
-		err := json.Unmarshal(body, &addresses)
-		return addresses, err
-	}
-	var req CheckRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, err
-	}
-	if req.Addresses == nil {
-		return nil, errors.New("member addresses is missing")
-	}
-	return req.Addresses, nil
-}
-
 func (a *api) export(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="suppressions.csv"`)
