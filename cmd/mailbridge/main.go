@@ -35,6 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the webhook ingress (and, by default, an embedded NATS server)", runServe},
+		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"suppressor", "run the suppression list consumer and its admin API", runSuppressor},
 		{"suppressions", "get, list, add, remove, check, export or import suppressions", runSuppressions},
 		{"version", "print the version", runVersion},

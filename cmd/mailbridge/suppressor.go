@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/mailbridge/mailbridge/internal/consumer"
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
 	"github.com/mailbridge/mailbridge/pkg/suppression"
@@ -229,14 +229,14 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppr
 
 	index := suppression.NewIndex()
 	consumerCfg := consumer.Config{
-		Stream:            streamCfg.StreamName,
-		Durable:           settings.Durable,
-		FilterSubjects:    suppression.FilterSubjects(streamCfg.SubjectPrefix),
-		AckWait:           settings.AckWait,
-		MaxDeliver:        settings.MaxDeliver,
-		Backoff:           backoff,
-		DeadLetterSubject: streamCfg.SubjectPrefix + ".deadletter." + settings.Durable,
-		Logger:            logger,
+		Stream:         streamCfg.StreamName,
+		Durable:        settings.Durable,
+		FilterSubjects: suppression.FilterSubjects(streamCfg.SubjectPrefix),
+		AckWait:        settings.AckWait,
+		MaxDeliver:     settings.MaxDeliver,
+		Backoff:        backoff,
+		SubjectPrefix:  streamCfg.SubjectPrefix,
+		Logger:         logger,
 	}
 	srv := &http.Server{
 		Handler:           suppression.NewAPI(store, index, suppression.APIConfig{Token: settings.AdminToken, Logger: logger}),

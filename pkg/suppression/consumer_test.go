@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailbridge/mailbridge/internal/consumer"
 	"github.com/mailbridge/mailbridge/internal/natstest"
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/mailbridge/mailbridge/internal/consumer"
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 )
 
 // HandleEvent applies one bounce or delivery event to the record of its

@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/mailbridge/mailbridge/internal/consumer"
 	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/cmc"
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
 )
