@@ -11,6 +11,7 @@ import (
 	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
+	"github.com/mailbridge/mailbridge/schemas"
 )
 
 func TestSameEventDeliveredThreeTimes(t *testing.T) {
@@ -93,6 +94,9 @@ func TestChangeEventsPublishedOnce(t *testing.T) {
 	}
 	if err := change.Validate(); err != nil {
 		t.Error(err)
+	}
+	if err := schemas.Validate(change.DataSchema, change.Data); err != nil {
+		t.Errorf("change event data against its schema: %v", err)
 	}
 }
 
