@@ -10,9 +10,9 @@ import (
 // Address is a normalized email address: trimmed, with the domain in
 // lowercase and without a trailing dot, and the local part as written.
 // Two addresses that differ only in the case of the local part are the
-// same entry on the list: most mailbox providers ignore that case, and a
-// suppression that misses an address costs more than one that matches a
-// rare case-sensitive mailbox too.
+// same entry on the list, because most mailbox providers ignore that case.
+// A suppression that misses an address costs more than one that also
+// matches a rare case-sensitive mailbox.
 type Address string
 
 // Limits of RFC 5321 section 4.5.3.1 on the parts of an address.
@@ -23,7 +23,7 @@ const (
 )
 
 // ParseAddress normalizes s and checks that it is local@domain. It returns
-// an error wrapping ErrInvalidAddress that says what is wrong.
+// an error wrapping ErrInvalidAddress that names what is wrong.
 func ParseAddress(s string) (Address, error) {
 	s = strings.TrimSpace(s)
 	at := strings.LastIndexByte(s, '@')

@@ -56,9 +56,8 @@ type api struct {
 	token [sha256.Size]byte
 }
 
-// NewAPI returns the admin API's handler: reads of one address and
-// changes go to the store, checks and listings are answered from the
-// index.
+// NewAPI returns the admin API's handler. Reads of one address and
+// changes go to the store, and checks and listings read the index.
 func NewAPI(store *Store, index *Index, cfg APIConfig) http.Handler {
 	if cfg.MaxCheck <= 0 {
 		cfg.MaxCheck = 100_000
@@ -102,7 +101,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// pathAddress reads the address in the path, or answers 400.
+// pathAddress returns the address in the path, or writes a 400 response.
 func pathAddress(w http.ResponseWriter, r *http.Request) (Address, bool) {
 	address, err := ParseAddress(r.PathValue("address"))
 	if err != nil {
@@ -282,8 +281,8 @@ func (a *api) importCSV(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// indexReady answers 503 while the index is still loading the bucket, so
-// that no check misses an address only because it is not loaded yet.
+// indexReady writes a 503 response while the index is still loading the
+// bucket, so that no check misses an address that is not loaded yet.
 func (a *api) indexReady(w http.ResponseWriter) bool {
 	select {
 	case <-a.index.Ready():
@@ -298,7 +297,7 @@ func (a *api) indexReady(w http.ResponseWriter) bool {
 func (a *api) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusServiceUnavailable
 	if errors.Is(err, context.Canceled) {
-		status = 499 // the client went away; nobody reads the answer
+		status = 499 // the client closed the connection, so no one reads the response
 	}
 	a.cfg.Logger.ErrorContext(r.Context(), "suppression api request failed",
 		slog.String("route", r.Pattern), slog.Any("error", err))

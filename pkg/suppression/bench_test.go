@@ -27,7 +27,7 @@ func BenchmarkCheck100k(b *testing.B) {
 }
 
 // BenchmarkCheckAPI100k is BenchmarkCheck100k through the API handler:
-// decoding the JSON request, checking and encoding the answer.
+// decoding the JSON request, checking and encoding the response.
 func BenchmarkCheckAPI100k(b *testing.B) {
 	index, addresses, _ := benchIndex(b)
 	index.loaded.Do(func() { close(index.ready) })

@@ -14,9 +14,9 @@ import (
 // and other errors for failures that a redelivery may fix.
 //
 // An event whose id the record has applied already changes nothing. On a
-// redelivery, the change event of the delivery before is published again
-// in case that delivery failed after writing the record; the change
-// event's id makes JetStream drop it if it was stored.
+// redelivery, the change event of the earlier delivery is published again,
+// because that delivery may have failed after writing the record. The
+// change event's id makes JetStream drop the copy if it was stored.
 func (s *Store) HandleEvent(ctx context.Context, msg *consumer.Msg) error {
 	obs, err := observe(&msg.Event, msg.Subject, msg.Stored)
 	if err != nil {

@@ -81,8 +81,8 @@ func (x *Index) Len() int {
 
 // Run watches the bucket and applies every record to the index until ctx
 // ends. It returns nil when ctx ends, and an error when the watch cannot
-// start or stops on its own; running it again resumes keeping the index
-// current, because the watch delivers every record again.
+// start or stops on its own. Running it again brings the index up to date,
+// because a new watch delivers every record again.
 func (x *Index) Run(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) error {
 	watcher, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -333,9 +333,9 @@ func (x *Index) check(addresses []string, found []Match) []Match {
 // reason when those are not empty. It also returns the cursor of the next
 // page, or "" on the last page.
 //
-// NOTE: each call scans the whole index and sorts the entries that match,
-// so a page costs time in proportion to the list, not to the page: fine
-// for an admin listing, too slow for a hot path on a list of millions.
+// NOTE: each call scans the whole index and sorts the entries that match.
+// A page therefore costs time in proportion to the list, not to the page,
+// which suits an admin listing but not a hot path on a list of millions.
 func (x *Index) List(domain, reason, cursor string, limit int) ([]Match, string) {
 	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	cursor = strings.ToLower(cursor)

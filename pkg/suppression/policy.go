@@ -39,8 +39,8 @@ type Policy struct {
 	SenderReasons []string
 }
 
-// DefaultSenderReasons are the sisimai bounce reasons that say the sender
-// is at fault: its IP, domain, reputation, authentication, rate, TLS or
+// DefaultSenderReasons are the sisimai bounce reasons that blame the
+// sender: its IP, domain, reputation, authentication, rate, TLS or
 // message. Sending to the address again may succeed once the sender has
 // fixed the problem, so none of them suppresses the recipient.
 var DefaultSenderReasons = []string{

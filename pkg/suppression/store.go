@@ -180,9 +180,9 @@ func (s *Store) Add(ctx context.Context, address Address, reason, note string) (
 	return rec.View(), kind == ChangeAdded, nil
 }
 
-// Remove takes an address off the list. The record stays, without its
-// failures, so that the events already applied to it stay applied; events
-// from before the removal are ignored from then on. It returns
+// Remove takes an address off the list. The record stays without its
+// failures, so that the events already applied to it stay applied, and
+// events from before the removal are ignored from then on. It returns
 // ErrNotSuppressed when the address is not on the list.
 func (s *Store) Remove(ctx context.Context, address Address) error {
 	now := s.cfg.Now()
