@@ -162,6 +162,7 @@ func (x *Index) Set(address, reason string, hard bool) {
 
 	if i, found := x.find(folded); found {
 		x.drop(i)
+		x.compactIfSparse()
 	}
 	entry := indexEntry{offset: uint32(len(x.arena)), length: uint16(len(address)), reason: n, hard: hard, live: true}
 	x.arena = append(x.arena, address...)
@@ -191,7 +192,13 @@ func (x *Index) Delete(address string) {
 	defer x.mu.Unlock()
 	if i, found := x.find(folded); found {
 		x.drop(i)
+		x.compactIfSparse()
 	}
+}
+
+// compactIfSparse compacts the arena once deleted entries hold more than
+// half of it and over a MiB. The caller holds mu.
+func (x *Index) compactIfSparse() {
 	if x.dead > 1<<20 && x.dead > len(x.arena)/2 {
 		x.compact()
 	}
