@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -46,6 +48,11 @@ type Config struct {
 
 	// Registerer receives the ingress metrics. Nil registers none.
 	Registerer prometheus.Registerer
+
+	// TracerProvider makes a span per webhook and per published event, and
+	// each event carries its publish span's traceparent. Defaults to a
+	// no-op provider: no spans and no traceparent.
+	TracerProvider trace.TracerProvider
 }
 
 // Auth is the webhook authentication. When both are set, a request passing
@@ -87,6 +94,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
 	}
 	if (cfg.Auth.BasicUser == "") != (cfg.Auth.BasicPassword == "") {
 		return cfg, errors.New("ingress: Basic authentication needs both a user and a password")

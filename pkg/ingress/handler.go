@@ -18,9 +18,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // Headers of messages on the rejected subject.
@@ -45,6 +47,7 @@ type Handler struct {
 	nc      *nats.Conn
 	cfg     Config
 	metrics *metrics
+	tracer  trace.Tracer
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -54,7 +57,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer)}, nil
+	return &Handler{
+		js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
+		tracer: c.TracerProvider.Tracer(tracing.ScopeName),
+	}, nil
 }
 
 // request is the state of one webhook request.
@@ -73,7 +79,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		received:    time.Now(),
 		contentType: r.Header.Get("Content-Type"),
 	}
+	ctx, span := tracing.StartWebhook(h.tracer, r)
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", req.id)
 	status, result := h.serve(w, r, req)
+	tracing.EndWebhook(span, status, req.id)
 
 	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), req.eventType).Inc()
 	level := slog.LevelInfo
@@ -91,6 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("duplicates", result.Duplicates),
 		slog.Int("rejected", result.Rejected),
 		slog.Duration("duration", time.Since(req.received)),
+		slog.String("trace_id", traceID(span)),
 	)
 }
 
@@ -150,7 +161,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			batchMsgs = append(batchMsgs, pending{msg: msg})
 			continue
 		}
-		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type})
+		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type, span: span})
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
 			slog.String("request_id", req.id), slog.String("event_id", ev.ID),
 			slog.String("type", ev.Type), slog.String("nats_subject", subject))
@@ -308,6 +320,14 @@ func headerSafe(text string) string {
 		text = text[:1024]
 	}
 	return text
+}
+
+// traceID returns the trace id of span, or "" when it is not recorded.
+func traceID(span trace.Span) string {
+	if sc := span.SpanContext(); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
 }
 
 func shortError(err error) string {
