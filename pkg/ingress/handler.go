@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("duplicates", result.Duplicates),
 		slog.Int("rejected", result.Rejected),
 		slog.Duration("duration", time.Since(req.received)),
-		slog.String("trace_id", traceID(span)),
+		traceAttr(span),
 	)
 }
 
@@ -322,12 +322,13 @@ func headerSafe(text string) string {
 	return text
 }
 
-// traceID returns the trace id of span, or "" when it is not recorded.
-func traceID(span trace.Span) string {
+// traceAttr returns the trace_id log attribute of span, or an empty Attr,
+// which slog leaves out, when tracing is off.
+func traceAttr(span trace.Span) slog.Attr {
 	if sc := span.SpanContext(); sc.IsValid() {
-		return sc.TraceID().String()
+		return slog.String("trace_id", sc.TraceID().String())
 	}
-	return ""
+	return slog.Attr{}
 }
 
 func shortError(err error) string {
