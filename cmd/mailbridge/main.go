@@ -35,6 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the webhook ingress (and, by default, an embedded NATS server)", runServe},
+		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", runHelp},
 	}

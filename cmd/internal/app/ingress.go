@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mailbridge/mailbridge/pkg/bounce"
 	"github.com/mailbridge/mailbridge/pkg/ingress"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
@@ -25,8 +26,10 @@ func NewBuilder(cfg IngressConfig, streamCfg StreamConfig) (*mailevent.Builder, 
 		return nil, fmt.Errorf("MAILBRIDGE_CMC_TIMEZONE %q is not a time zone name such as Asia/Tokyo: %w", cfg.CMCTimezone, err)
 	}
 	return &mailevent.Builder{
-		Subjects: mailevent.Subjects{Prefix: streamCfg.SubjectPrefix},
-		Location: loc,
+		Subjects:   mailevent.Subjects{Prefix: streamCfg.SubjectPrefix},
+		Location:   loc,
+		Classify:   bounce.EventClassification,
+		ParseCodes: bounce.ParseCodes,
 	}, nil
 }
 
