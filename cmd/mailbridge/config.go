@@ -10,11 +10,13 @@ import (
 // envPrefix is the prefix of every environment variable.
 const envPrefix = app.EnvPrefix
 
-// The configuration blocks that every command shares live in cmd/internal/app,
-// so that the Lambda function reads them the same way.
+// NATSConfig is how every subcommand reaches NATS. Its fields are those of
+// app.NATSConfig, which the Lambda function reads too.
+type NATSConfig app.NATSConfig
+
+// The other configuration blocks that every command shares live in
+// cmd/internal/app, so that the Lambda function reads them the same way.
 type (
-	// NATSConfig is how every subcommand reaches NATS.
-	NATSConfig = app.NATSConfig
 	// StreamConfig is the stream and its subjects.
 	StreamConfig = app.StreamConfig
 	// LogConfig is the logger's configuration.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 	"github.com/mailbridge/mailbridge/cmd/internal/function"
 	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/ingress"
@@ -117,7 +118,7 @@ func TestLambdaAnswersAsServe(t *testing.T) {
 
 	lambdaCfg := function.Config{
 		IngressConfig: cfg.IngressConfig,
-		NATSConfig:    cfg.NATSConfig,
+		NATSConfig:    app.NATSConfig(cfg.NATSConfig),
 		StreamConfig:  cfg.StreamConfig,
 		LogConfig:     cfg.LogConfig,
 	}
@@ -252,7 +253,7 @@ func TestLambdaRequestIDFromLambda(t *testing.T) {
 	cfg := defaultServeConfig(t, ns.URL())
 	ctx := natstest.Context(t, 30*time.Second)
 	fn, err := function.New(ctx, function.Config{
-		IngressConfig: cfg.IngressConfig, NATSConfig: cfg.NATSConfig,
+		IngressConfig: cfg.IngressConfig, NATSConfig: app.NATSConfig(cfg.NATSConfig),
 		StreamConfig: cfg.StreamConfig, LogConfig: cfg.LogConfig,
 	}, testLogger(t), nil)
 	if err != nil {
@@ -285,7 +286,7 @@ func TestLambdaNeedsNATSURL(t *testing.T) {
 	t.Parallel()
 	cfg := defaultServeConfig(t, "")
 	_, err := function.New(natstest.Context(t, 5*time.Second), function.Config{
-		IngressConfig: cfg.IngressConfig, NATSConfig: cfg.NATSConfig,
+		IngressConfig: cfg.IngressConfig, NATSConfig: app.NATSConfig(cfg.NATSConfig),
 		StreamConfig: cfg.StreamConfig, LogConfig: cfg.LogConfig,
 	}, testLogger(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_NATS_URL") {

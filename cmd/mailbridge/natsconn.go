@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 	"github.com/mailbridge/mailbridge/pkg/embedded"
 )
 
@@ -21,10 +22,18 @@ type natsSetup struct {
 	closed chan struct{}
 }
 
+// clientURL returns the URL that commands other than serve connect to.
+func (c NATSConfig) clientURL() string { return app.NATSConfig(c).ClientURL() }
+
+// options returns the connection options for c's credentials and TLS.
+func (c NATSConfig) options(name string, logger *slog.Logger) ([]nats.Option, error) {
+	return app.NATSConfig(c).Options(name, logger)
+}
+
 // connectNATS connects to MAILBRIDGE_NATS_URL, or starts the embedded
 // server and connects to it in-process when the URL is empty.
 func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Logger) (*natsSetup, error) {
-	opts, err := c.Options(name, logger)
+	opts, err := c.options(name, logger)
 	if err != nil {
 		return nil, err
 	}
