@@ -161,7 +161,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		{"mailbridge_events_total", map[string]string{"type": mailevent.TypeDeliveryQueued, "outcome": "duplicate"}, 1},
 		{"mailbridge_events_total", map[string]string{"type": mailevent.TypeDeliveryFailed, "outcome": "accepted"}, 1},
 		{"mailbridge_events_total", map[string]string{"type": mailevent.TypeBounce, "outcome": "accepted"}, 1},
-		{"mailbridge_events_total", map[string]string{"outcome": "rejected"}, 1},
+		{"mailbridge_rejected_total", map[string]string{"kind": "body"}, 1},
 		{"mailbridge_publish_duration_seconds", nil, 4},
 		{"mailbridge_pub_acks_pending", nil, 0},
 		{"mailbridge_nats_connected", nil, 1},
