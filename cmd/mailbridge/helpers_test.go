@@ -35,9 +35,9 @@ func defaultServeConfig(t testing.TB, natsURL string) serveConfig {
 	return cfg
 }
 
-// startServe runs serve with cfg until the test ends and returns the base
+// startServeConfig runs serve with cfg until the test ends and returns the base
 // URL of its HTTP listener.
-func startServe(t testing.TB, cfg serveConfig) string {
+func startServeConfig(t testing.TB, cfg serveConfig) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)

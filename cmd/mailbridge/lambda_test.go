@@ -114,7 +114,7 @@ func TestLambdaAnswersAsServe(t *testing.T) {
 
 	cfg := defaultServeConfig(t, serveNATS.URL())
 	cfg.WebhookAPIKey = apiKey
-	baseURL := startServe(t, cfg)
+	baseURL := startServeConfig(t, cfg)
 
 	lambdaCfg := function.Config{
 		IngressConfig: cfg.IngressConfig,

@@ -85,7 +85,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	cfg := defaultServeConfig(t, ns.URL())
-	baseURL := startServe(t, cfg)
+	baseURL := startServeConfig(t, cfg)
 	ctx := natstest.Context(t, 60*time.Second)
 
 	// Traffic: three batches, one repeated batch and one malformed body.
