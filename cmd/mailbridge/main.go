@@ -40,6 +40,8 @@ func commands() []command {
 		{"tail", "follow the stream live, one line per event", runTail},
 		{"backfill", "publish a day's events from CMC's API that the stream lacks", runBackfill},
 		{"classify", "classify bounce diagnostics read from standard input", runClassify},
+		{"suppressor", "run the suppression list consumer and its admin API", runSuppressor},
+		{"suppressions", "get, list, add, remove, check, export or import suppressions", runSuppressions},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", runHelp},
 	}
