@@ -55,6 +55,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if err != nil {
 		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
 	}
+	if (cfg.WebhookBasicUser == "") != (cfg.WebhookBasicPassword == "") {
+		return errors.New("MAILBRIDGE_WEBHOOK_BASIC_USER and MAILBRIDGE_WEBHOOK_BASIC_PASSWORD must be set together: set both to the ID and password entered in CMC, or neither")
+	}
 
 	// Connect to NATS, or start the embedded server, and set up the stream.
 	setup, err := connectNATS(ctx, cfg.NATSConfig, "mailbridge ingress", logger)
