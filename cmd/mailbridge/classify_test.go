@@ -139,3 +139,20 @@ func TestBuilderClassifiesFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyCommandLongLineKeepsEarlierVerdicts(t *testing.T) {
+	input := "550 5.1.1 User unknown\n" + strings.Repeat("x", 2<<20) + "\n"
+	var stdout, stderr bytes.Buffer
+
+	code := run([]string{"classify"}, strings.NewReader(input), &stdout, &stderr)
+
+	if code != exitError {
+		t.Errorf("exit code = %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stdout.String(), `"reason":"userunknown"`) {
+		t.Errorf("stdout = %q, want the verdict of line 1", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "line 2") {
+		t.Errorf("stderr = %q, want the number of the long line", stderr.String())
+	}
+}

@@ -188,3 +188,23 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestServeBasicUserWithoutPassword(t *testing.T) {
+	t.Parallel()
+	cfg := testServeConfig(t)
+	cfg.WebhookBasicUser = "cmc"
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+
+	err := serve(context.Background(), cfg, logger, nil)
+
+	if err == nil {
+		t.Fatal("serve returned nil, want a configuration error")
+	}
+	if !strings.Contains(err.Error(), "MAILBRIDGE_WEBHOOK_BASIC_PASSWORD") {
+		t.Errorf("error = %q, want it to name MAILBRIDGE_WEBHOOK_BASIC_PASSWORD", err)
+	}
+	if started := logs.records(t, "embedded nats server started"); len(started) > 0 {
+		t.Error("the embedded NATS server started before the configuration was checked")
+	}
+}
