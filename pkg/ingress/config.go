@@ -38,6 +38,10 @@ type Config struct {
 	// request.
 	Auth Auth
 
+	// Buffer, when set, keeps the events of a batch that JetStream could
+	// not store, and the batch is answered 200. Nil answers 503.
+	Buffer Buffer
+
 	// Limits bound what one body may contain.
 	Limits cmc.Limits
 

@@ -314,6 +314,8 @@ func shortError(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for acknowledgements"
+	case errors.Is(err, nats.ErrDisconnected):
+		return "not connected to NATS"
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
 		return "no JetStream stream answered"
 	}

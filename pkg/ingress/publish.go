@@ -27,6 +27,11 @@ var errNotStored = errors.New("not stored")
 // the duplicates. On error some messages may still be stored later; their ids make a
 // retry of the same batch store each of them once.
 func (h *Handler) publishAll(ctx context.Context, batch []pending) error {
+	// While the connection is down, publishes would only wait in the
+	// reconnect buffer until ctx ends: answer at once instead.
+	if h.nc != nil && !h.nc.IsConnected() {
+		return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, nats.ErrDisconnected)
+	}
 	for i := range batch {
 		future, err := h.js.PublishMsgAsync(batch[i].msg, jetstream.WithExpectStream(h.cfg.StreamName))
 		if err != nil {
