@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	defer setup.close(logger)
 
-	js, err := jetstream.New(setup.conn, jetstream.WithPublishAsyncMaxPending(16384))
+	js, err := jetstream.New(setup.conn, ingress.JetStreamOptions(cfg.PublishTimeout)...)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}

@@ -108,16 +108,20 @@ func (b *Bridge) WebhookURL() string { return b.Server.URL + ingress.WebhookPath
 // (0 for no limit) through js.
 func EnsureStream(tb testing.TB, js jetstream.JetStream, replicas int, maxBytes int64) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := stream.Ensure(ctx, js, stream.Config{
+	cfg := stream.Config{
 		Name:     StreamName,
 		Subjects: []string{"mail.>"},
 		Replicas: replicas,
 		MaxAge:   720 * time.Hour,
 		MaxBytes: maxBytes,
-	})
-	if err != nil {
-		tb.Fatalf("ensure stream: %v", err)
 	}
+	// A new cluster may not place replicas until every peer has
+	// reported to the meta leader, so try again until it does.
+	var err error
+	waitFor(tb, 60*time.Second, "the stream to be created", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = stream.Ensure(ctx, js, cfg)
+		return err == nil
+	})
 }

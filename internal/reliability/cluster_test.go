@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"testing"
@@ -22,9 +23,9 @@ func TestClusterFailoverKeepsAckedEvents(t *testing.T) {
 		StartBridge(t, BridgeConfig{URLs: cluster.URLs()}),
 		StartBridge(t, BridgeConfig{URLs: cluster.URLs()}),
 	}
-	maxBatches, step := 400, 20
+	step := 20
 	if longTests() {
-		maxBatches, step = 5000, 200
+		step = 200
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -32,7 +33,8 @@ func TestClusterFailoverKeepsAckedEvents(t *testing.T) {
 		Targets:    []string{bridges[0].WebhookURL(), bridges[1].WebhookURL()},
 		Posters:    6,
 		BatchSize:  10,
-		MaxBatches: maxBatches,
+		MaxBatches: 20_000,
+		Pause:      100 * time.Millisecond,
 	})
 	load.WaitOK(t, step, 30*time.Second)
 
@@ -85,6 +87,11 @@ func TestClusterFailoverKeepsAckedEvents(t *testing.T) {
 	}
 	t.Logf("acked events %d, retried %d, stored %d, missing %d (%d after retry), duplicates %d",
 		len(result.Acked), len(retried), len(counts), missing, missingAfterRetry, duplicates)
+	for i, b := range bridges {
+		waitFor(t, 10*time.Second, fmt.Sprintf("bridge %d's pending pub acks to drain", i), func() bool {
+			return b.JS.PublishAsyncPending() == 0
+		})
+	}
 	if result.Status[http.StatusServiceUnavailable] == 0 {
 		t.Errorf("no webhook got a 503 while the stream had no quorum")
 	}

@@ -69,6 +69,8 @@ func (a Auth) Enabled() bool {
 	return a.BasicUser != "" || a.BasicPassword != "" || a.APIKey != ""
 }
 
+const defaultPublishTimeout = 5 * time.Second
+
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.StreamName == "" {
@@ -84,7 +86,7 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 5 * time.Second
+		cfg.PublishTimeout = defaultPublishTimeout
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
