@@ -310,7 +310,16 @@ func headerSafe(text string) string {
 	return text
 }
 
+// jsErrCodeStreamStoreFailed is the JetStream API error code of a message
+// the stream did not store, such as one over the stream's limits under
+// discard policy new.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
+
 func shortError(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStreamStoreFailed && strings.HasPrefix(apiErr.Description, "maximum ") {
+		return "the stream is full, " + apiErr.Description + ", so raise the stream's limits or remove old events"
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for acknowledgements"
