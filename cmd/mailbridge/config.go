@@ -24,6 +24,10 @@ type NATSConfig struct {
 
 	EmbeddedAddr string `envconfig:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded NATS server (host:port); port -1 listens nowhere"`
 	DataDir      string `envconfig:"DATA_DIR" default:"./data" desc:"directory of the embedded server's JetStream store"`
+
+	// retryConnect keeps trying a NATS_URL that is unreachable at start
+	// instead of failing.
+	retryConnect bool
 }
 
 // StreamConfig is the stream and its subjects.
@@ -54,8 +58,11 @@ type serveConfig struct {
 	CloudEventsMode      string        `envconfig:"CLOUDEVENTS_MODE" default:"binary" desc:"CloudEvents content mode on NATS: binary (ce- headers) or structured (application/cloudevents+json)"`
 	ShutdownTimeout      time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
 
+	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send the request headers"`
+	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"how long a client may take to send the whole request, body included"`
 	NATSConfig
 	StreamConfig
+	BufferConfig
 	LogConfig
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -56,6 +57,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
 	}
 
+	buffered, err := bufferEnabled(cfg)
+	if err != nil {
+		return err
+	}
+	// In buffer mode the ingress must start during an outage too.
+	cfg.NATSConfig.retryConnect = buffered
+
 	// Connect to NATS, or start the embedded server, and set up the stream.
 	setup, err := connectNATS(ctx, cfg.NATSConfig, "mailbridge ingress", logger)
 	if err != nil {
@@ -67,14 +75,33 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	streamCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = stream.Ensure(streamCtx, js, streamSettings(cfg.StreamConfig))
-	cancel()
-	if err != nil {
-		return err
+	// A buffering ingress that starts during an outage does not wait for
+	// the stream.
+	err = nats.ErrDisconnected
+	if !buffered || setup.conn.IsConnected() {
+		streamCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err = stream.Ensure(streamCtx, js, streamSettings(cfg.StreamConfig))
+		cancel()
 	}
-	logger.Info("stream ready", slog.String("stream", cfg.StreamConfig.StreamName),
-		slog.String("subjects", builder.Subjects.All()), slog.Int("replicas", cfg.StreamConfig.StreamReplicas))
+	switch {
+	case err != nil && !buffered:
+		return err
+	case err != nil:
+		logger.Warn("stream not ready; buffering webhooks until it is", slog.String("stream", cfg.StreamConfig.StreamName), slog.Any("error", err))
+		go ensureStreamLater(ctx, js, cfg.StreamConfig, logger)
+	default:
+		logger.Info("stream ready", slog.String("stream", cfg.StreamConfig.StreamName),
+			slog.String("subjects", builder.Subjects.All()), slog.Int("replicas", cfg.StreamConfig.StreamReplicas))
+	}
+	var buf ingress.Buffer
+	if buffered {
+		var stopBuffer func()
+		buf, stopBuffer, err = startBuffer(ctx, cfg, setup, js, logger)
+		if err != nil {
+			return err
+		}
+		defer stopBuffer()
+	}
 
 	// Build the HTTP ingress.
 	registry := prometheus.NewRegistry()
@@ -90,6 +117,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Mode:           mode,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		PublishTimeout: cfg.PublishTimeout,
+		Buffer:         buf,
 		Auth:           auth,
 		Logger:         logger,
 		Registerer:     registry,
@@ -142,8 +170,8 @@ func runHTTP(ctx context.Context, cfg serveConfig, routes http.Handler, logger *
 	}
 	srv := &http.Server{
 		Handler:           routes,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.PublishTimeout + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -133,6 +133,9 @@ type LoadResult struct {
 	// MaxLatency is the longest time any request took, by status.
 	MaxLatency map[int]time.Duration
 	Requests   int
+	// Stopped counts the requests cut short by Stop or by ctx; they are
+	// in Failed too.
+	Stopped int
 }
 
 // StartLoad starts the posters. They stop after MaxBatches batches, when
@@ -231,6 +234,7 @@ func (l *Load) record(batch Batch, status int, latency time.Duration) {
 	r := &l.result
 	r.Requests++
 	if status < 0 {
+		r.Stopped++
 		r.Failed = append(r.Failed, batch)
 		return
 	}

@@ -161,6 +161,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	defer cancel()
 	start := time.Now()
 	if err := h.publishAll(ctx, batchMsgs); err != nil {
+		if h.cfg.Buffer != nil {
+			return h.buffer(w, r, req, batchMsgs, rejected, err)
+		}
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
