@@ -101,6 +101,10 @@ type LoadConfig struct {
 	// Header is added to every request, such as Authorization.
 	Header http.Header
 
+	// Rate, when positive, bounds the webhooks started per second across
+	// all posters. Zero posts as fast as the posters can.
+	Rate float64
+
 	// Pause is the time a poster waits after a response other than 200,
 	// so that an outage is not a busy loop. Defaults to 20ms.
 	Pause time.Duration
@@ -171,6 +175,15 @@ func StartLoad(ctx context.Context, cfg LoadConfig) *Load {
 		},
 	}
 	client := &http.Client{Timeout: cfg.RequestTimeout}
+	var tokens <-chan time.Time
+	if cfg.Rate > 0 {
+		ticker := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		go func() {
+			<-l.done
+			ticker.Stop()
+		}()
+		tokens = ticker.C
+	}
 	var wg sync.WaitGroup
 	for poster := range cfg.Posters {
 		wg.Add(1)
@@ -178,6 +191,13 @@ func StartLoad(ctx context.Context, cfg LoadConfig) *Load {
 			defer wg.Done()
 			target := cfg.Targets[poster%len(cfg.Targets)]
 			for ctx.Err() == nil {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						return
+					}
+				}
 				seq := int(l.next.Add(1)) - 1
 				if seq >= cfg.MaxBatches {
 					return
