@@ -11,6 +11,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// NOTE: the local stream syncs every write and every removal to disk, so
+// draining is bound by the disk's sync rate: about 1,500 messages/s on the
+// 2-vCPU test VM, or some 45 s for the backlog of a 60 s outage at 1,000
+// events/s.
+
 // Forward moves buffered messages to the target stream until ctx ends,
 // then returns nil. conn is the connection js uses; while it is
 // disconnected, Forward waits instead of publishing.

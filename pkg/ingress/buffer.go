@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -21,8 +22,11 @@ type Buffer interface {
 // is why JetStream did not store it.
 func (h *Handler) buffer(w http.ResponseWriter, r *http.Request, req *request, batch []pending, rejected int, publishErr error) (int, Result) {
 	// The request's context may have ended with the publish timeout, so
-	// the buffer gets a timeout of its own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.PublishTimeout)
+	// the buffer gets a timeout of its own. It is at least 5s because
+	// every buffered message waits for a disk sync, and those queue up
+	// behind the forwarder's while it drains; a 503 here would defeat the
+	// buffer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), max(h.cfg.PublishTimeout, 5*time.Second))
 	defer cancel()
 	msgs := make([]*nats.Msg, len(batch))
 	for i := range batch {
