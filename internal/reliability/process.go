@@ -45,10 +45,10 @@ func (b *Binary) Path(tb testing.TB, dir string) string {
 	return b.path
 }
 
-// Process is a "mailbridge serve" child process.
+// Process is a mailbridge child process, such as "mailbridge serve".
 type Process struct {
 	Cmd  *exec.Cmd
-	Addr string // HTTP listen address
+	Addr string // listen address taken from its log
 
 	exited chan struct{}
 	mu     sync.Mutex
@@ -60,7 +60,15 @@ type Process struct {
 // webhooks. The process is killed when the test ends.
 func StartProcess(tb testing.TB, binary string, env ...string) *Process {
 	tb.Helper()
-	cmd := exec.Command(binary, "serve")
+	return StartCommand(tb, binary, "serve", "http ingress listening", "http_addr", env...)
+}
+
+// StartCommand runs binary with one subcommand and waits until it logs
+// the message ready, taking Addr from the log attribute addrKey. The
+// process is killed when the test ends.
+func StartCommand(tb testing.TB, binary, subcommand, ready, addrKey string, env ...string) *Process {
+	tb.Helper()
+	cmd := exec.Command(binary, subcommand)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"MAILBRIDGE_HTTP_ADDR=127.0.0.1:0",
@@ -72,18 +80,18 @@ func StartProcess(tb testing.TB, binary string, env ...string) *Process {
 		tb.Fatalf("stderr pipe: %v", err)
 	}
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s serve: %v", binary, err)
+		tb.Fatalf("start %s %s: %v", binary, subcommand, err)
 	}
 	p := &Process{Cmd: cmd, exited: make(chan struct{})}
 	tb.Cleanup(func() {
 		p.Kill()
 		if tb.Failed() {
-			tb.Logf("mailbridge serve (pid %d) log:\n%s", cmd.Process.Pid, p.Logs())
+			tb.Logf("mailbridge %s (pid %d) log:\n%s", subcommand, cmd.Process.Pid, p.Logs())
 		}
 	})
 
 	addr := make(chan string, 1)
-	go p.readLogs(stderr, addr)
+	go p.readLogs(stderr, ready, addrKey, addr)
 	go func() {
 		_ = cmd.Wait()
 		close(p.exited)
@@ -92,16 +100,16 @@ func StartProcess(tb testing.TB, binary string, env ...string) *Process {
 	case a := <-addr:
 		p.Addr = a
 	case <-p.exited:
-		tb.Fatalf("mailbridge serve exited before it listened:\n%s", p.Logs())
+		tb.Fatalf("mailbridge %s exited before it logged %q:\n%s", subcommand, ready, p.Logs())
 	case <-time.After(30 * time.Second):
-		tb.Fatalf("mailbridge serve did not listen within 30s:\n%s", p.Logs())
+		tb.Fatalf("mailbridge %s did not log %q within 30s:\n%s", subcommand, ready, p.Logs())
 	}
 	return p
 }
 
-// readLogs keeps the process's log lines and sends the HTTP address once
-// the ingress listens.
-func (p *Process) readLogs(r io.Reader, addr chan<- string) {
+// readLogs keeps the process's log lines and sends the addrKey attribute
+// of the first line whose message is ready.
+func (p *Process) readLogs(r io.Reader, ready, addrKey string, addr chan<- string) {
 	scanner := bufio.NewScanner(r)
 	scanner.Buffer(make([]byte, 64<<10), 1<<20)
 	for scanner.Scan() {
@@ -109,13 +117,11 @@ func (p *Process) readLogs(r io.Reader, addr chan<- string) {
 		p.mu.Lock()
 		p.logs = append(p.logs, line)
 		p.mu.Unlock()
-		var entry struct {
-			Msg      string `json:"msg"`
-			HTTPAddr string `json:"http_addr"`
-		}
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "http ingress listening" {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == ready {
+			value, _ := entry[addrKey].(string)
 			select {
-			case addr <- entry.HTTPAddr:
+			case addr <- value:
 			default:
 			}
 		}
