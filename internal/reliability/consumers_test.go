@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sort"
 	"testing"
 	"time"
 
@@ -62,16 +63,57 @@ func TestSuppressorKilledMidBurstMatchesCleanPass(t *testing.T) {
 	if len(crashed) != len(clean) {
 		t.Errorf("records after %d kills = %d, clean pass = %d", kills, len(crashed), len(clean))
 	}
-	differ := 0
+	differ, suppressedAtDiffers := 0, 0
 	for key, want := range clean {
-		if got := crashed[key]; !bytes.Equal(got, want) {
+		got := crashed[key]
+		// NOTE: suppressed_at, last_event_id, last_event_subject and the
+		// order of applied and recent depend on the order in which events
+		// are processed, and redelivery after a kill changes that order
+		// (see Policy.suppress). They are counted apart, not compared.
+		if !bytes.Equal(withoutOrder(t, got), withoutOrder(t, want)) {
 			differ++
 			if differ <= 3 {
 				t.Errorf("record %s differs after the kills:\n got %s\nwant %s", key, got, want)
 			}
+		} else if !bytes.Equal(got, want) {
+			suppressedAtDiffers++
 		}
 	}
-	t.Logf("suppressor killed %d times during a burst: %d records, %d differ from one clean pass", kills, len(clean), differ)
+	t.Logf("suppressor killed %d times during a burst: %d records, %d differ from one clean pass, %d more only in order-dependent fields",
+		kills, len(clean), differ, suppressedAtDiffers)
+}
+
+// orderDependent are the record fields that name the event processed
+// last or first, so they depend on the order of processing.
+var orderDependent = []string{"suppressed_at", "last_event_id", "last_event_subject"}
+
+// withoutOrder returns a record's JSON without the orderDependent fields,
+// and with the applied ids and recent failures sorted.
+func withoutOrder(t *testing.T, record []byte) []byte {
+	t.Helper()
+	if record == nil {
+		return nil
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(record, &fields); err != nil {
+		t.Fatalf("record is not a JSON object: %v", err)
+	}
+	for _, name := range orderDependent {
+		delete(fields, name)
+	}
+	for _, name := range []string{"applied", "recent"} {
+		list, _ := fields[name].([]any)
+		sort.Slice(list, func(i, j int) bool {
+			a, _ := json.Marshal(list[i])
+			b, _ := json.Marshal(list[j])
+			return string(a) < string(b)
+		})
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func consumerInfo(t *testing.T, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {

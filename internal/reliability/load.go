@@ -42,10 +42,12 @@ func NewBatch(run string, seq, size int) Batch {
 			"created":    created.Format(time.DateTime),
 			"returnPath": "info@return.pro.smtps.jp",
 			"from":       "info@example.com",
-			"to":         fmt.Sprintf("user%d@example.jp", i),
-			"messageId":  fmt.Sprintf("<%s-%d-%d@example.com>", run, seq, i),
-			"subject":    "reliability test",
-			"reason":     "550 5.1.1 <user@example.jp>: Recipient address rejected: User unknown",
+			// 25 batches share each address, so that a burst gives an
+			// address a few events, as real mail does, not hundreds.
+			"to":        fmt.Sprintf("user%d-%d@example.jp", seq%25, i),
+			"messageId": fmt.Sprintf("<%s-%d-%d@example.com>", run, seq, i),
+			"subject":   "reliability test",
+			"reason":    "550 5.1.1 <user@example.jp>: Recipient address rejected: User unknown",
 		}
 		if eventType == cmc.EventTypeDeliveries {
 			record["status"] = statuses[i%len(statuses)]
