@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -38,6 +40,10 @@ type Config struct {
 	// request.
 	Auth Auth
 
+	// Buffer, when set, keeps the events of a batch that JetStream could
+	// not store, and the batch is answered 200. Nil answers 503.
+	Buffer Buffer
+
 	// Limits bound what one body may contain.
 	Limits cmc.Limits
 
@@ -46,6 +52,11 @@ type Config struct {
 
 	// Registerer receives the ingress metrics. Nil registers none.
 	Registerer prometheus.Registerer
+
+	// TracerProvider makes a span per webhook and per published event, and
+	// each event carries its publish span's traceparent. Defaults to a
+	// no-op provider: no spans and no traceparent.
+	TracerProvider trace.TracerProvider
 }
 
 // Auth is the webhook authentication. When both are set, a request passing
@@ -65,6 +76,8 @@ func (a Auth) Enabled() bool {
 	return a.BasicUser != "" || a.BasicPassword != "" || a.APIKey != ""
 }
 
+const defaultPublishTimeout = 5 * time.Second
+
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.StreamName == "" {
@@ -80,13 +93,16 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 5 * time.Second
+		cfg.PublishTimeout = defaultPublishTimeout
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
 	}
 	if (cfg.Auth.BasicUser == "") != (cfg.Auth.BasicPassword == "") {
 		return cfg, errors.New("ingress: Basic authentication needs both a user and a password")

@@ -20,9 +20,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // Headers of messages on the rejected subject.
@@ -47,6 +49,7 @@ type Handler struct {
 	nc      *nats.Conn
 	cfg     Config
 	metrics *metrics
+	tracer  trace.Tracer
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -56,7 +59,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer)}, nil
+	return &Handler{
+		js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
+		tracer: c.TracerProvider.Tracer(tracing.ScopeName),
+	}, nil
 }
 
 // request is the state of one webhook request.
@@ -75,7 +81,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		received:    time.Now(),
 		contentType: r.Header.Get("Content-Type"),
 	}
+	ctx, span := tracing.StartWebhook(h.tracer, r)
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", req.id)
 	status, result := h.serve(w, r, req)
+	tracing.EndWebhook(span, status, req.id)
 
 	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), eventTypeLabel(req.eventType)).Inc()
 	level := slog.LevelInfo
@@ -93,6 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("duplicates", result.Duplicates),
 		slog.Int("rejected", result.Rejected),
 		slog.Duration("duration", time.Since(req.received)),
+		traceAttr(span),
 	)
 }
 
@@ -152,7 +163,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			batchMsgs = append(batchMsgs, pending{msg: msg})
 			continue
 		}
-		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type})
+		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type, span: span})
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
 			slog.String("request_id", req.id), slog.String("event_id", ev.ID),
 			slog.String("type", ev.Type), slog.String("nats_subject", subject))
@@ -163,6 +175,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	defer cancel()
 	start := time.Now()
 	if err := h.publishAll(ctx, batchMsgs); err != nil {
+		if h.cfg.Buffer != nil {
+			return h.buffer(w, r, req, batchMsgs, rejected, err)
+		}
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
@@ -366,10 +381,30 @@ func headerSafe(text string) string {
 	return text
 }
 
+// traceAttr returns the trace_id log attribute of span, or an empty Attr,
+// which slog leaves out, when tracing is off.
+func traceAttr(span trace.Span) slog.Attr {
+	if sc := span.SpanContext(); sc.IsValid() {
+		return slog.String("trace_id", sc.TraceID().String())
+	}
+	return slog.Attr{}
+}
+
+// jsErrCodeStreamStoreFailed is the JetStream API error code of a message
+// the stream did not store, such as one over the stream's limits under
+// discard policy new.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
+
 func shortError(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStreamStoreFailed && strings.HasPrefix(apiErr.Description, "maximum ") {
+		return "the stream is full, " + apiErr.Description + ", so raise the stream's limits or remove old events"
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for acknowledgements"
+	case errors.Is(err, nats.ErrDisconnected):
+		return "not connected to NATS"
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
 		return "no JetStream stream answered"
 	}
