@@ -35,6 +35,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the webhook ingress (and, by default, an embedded NATS server)", runServe},
+		{"bench", "post generated webhooks to a running bridge and report its throughput", runBench},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", runHelp},
 	}
