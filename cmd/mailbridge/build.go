@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mailbridge/mailbridge/pkg/bounce"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
 )
@@ -18,8 +19,10 @@ func newBuilder(cfg serveConfig) (*mailevent.Builder, error) {
 		return nil, fmt.Errorf("MAILBRIDGE_CMC_TIMEZONE %q is not a time zone name such as Asia/Tokyo: %w", cfg.CMCTimezone, err)
 	}
 	return &mailevent.Builder{
-		Subjects: mailevent.Subjects{Prefix: cfg.StreamConfig.SubjectPrefix},
-		Location: loc,
+		Subjects:   mailevent.Subjects{Prefix: cfg.StreamConfig.SubjectPrefix},
+		Location:   loc,
+		Classify:   bounce.EventClassification,
+		ParseCodes: bounce.ParseCodes,
 	}, nil
 }
 

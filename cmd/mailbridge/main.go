@@ -36,6 +36,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the webhook ingress (and, by default, an embedded NATS server)", runServe},
 		{"bench", "post generated webhooks to a running bridge and report its throughput", runBench},
+		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", runHelp},
 	}
