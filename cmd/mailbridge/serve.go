@@ -41,6 +41,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	stopPprof, err := startPprof(logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	return serve(ctx, cfg, logger, nil)
 }
 
