@@ -2,6 +2,7 @@ package cmc
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -11,9 +12,12 @@ import (
 const maxFastFields = 32
 
 // parseEntryFast reads a record like ParseEntry does, for records without
-// repeated keys, escaped keys or values of the wrong type. It returns ok
-// false for anything else, and ParseEntry then reads the record the slow
-// way. Unknown fields in Extra are slices of raw.
+// escaped keys or values of the wrong type. It returns ok false for
+// anything else, and ParseEntry then reads the record the slow way.
+//
+// The record is copied into one string, and every field is a substring of
+// it, so that a record costs one allocation instead of one per field.
+// Unknown fields in Extra are slices of raw.
 func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 	if !fastPaths || !utf8.Valid(raw) {
 		return Entry{}, false
@@ -23,30 +27,29 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 		return Entry{}, false
 	}
 
-	type member struct{ key, value []byte }
-	var members [maxFastFields]member
-	n := 0
-	end, ok := scanObject(raw, start, 1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
-		if keyEscaped || n == len(members) {
-			return false
-		}
-		key := raw[keyStart:keyEnd]
-		for _, m := range members[:n] {
-			if string(m.key) == string(key) {
-				return false
-			}
-		}
-		members[n] = member{key: key, value: raw[valueStart:valueEnd:valueEnd]}
-		n++
-		return true
-	})
-	if !ok || skipSpace(raw, end) != len(raw) {
+	var spans [maxFastFields]memberSpan
+	members, end, ok := scanMembers(raw, start, 1, spans[:0])
+	if !ok || len(members) > maxFastFields || skipSpace(raw, end) != len(raw) {
 		return Entry{}, false
 	}
+	text := string(raw)
+	key := func(m memberSpan) string { return text[m.keyStart:m.keyEnd] }
 
+	// Repeated keys are rare, and encoding/json's last-wins rule is simpler
+	// to keep by leaving them to the slow path.
+	for i, m := range members {
+		if m.keyEscaped {
+			return Entry{}, false
+		}
+		for _, earlier := range members[:i] {
+			if key(earlier) == key(m) {
+				return Entry{}, false
+			}
+		}
+	}
 	has := func(name string) bool {
-		for _, m := range members[:n] {
-			if string(m.key) == name {
+		for _, m := range members {
+			if key(m) == name {
 				return true
 			}
 		}
@@ -54,8 +57,8 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 	}
 
 	entry := Entry{Version: 2}
-	for _, m := range members[:n] {
-		name := string(m.key)
+	for _, m := range members {
+		name := key(m)
 		place, known := entryFields[name]
 		if v2, isV1 := version1Names[name]; isV1 {
 			if has(v2) {
@@ -68,26 +71,30 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 			if entry.Extra == nil {
 				entry.Extra = make(map[string]json.RawMessage)
 			}
-			entry.Extra[name] = json.RawMessage(m.value)
+			entry.Extra[name] = json.RawMessage(raw[m.valueStart:m.valueEnd:m.valueEnd])
 			continue
 		}
-		text, ok := fastFieldText(m.value)
+		value, ok := fastFieldText(text[m.valueStart:m.valueEnd])
 		if !ok {
 			return Entry{}, false
 		}
-		*place(&entry) = text
+		*place(&entry) = value
 	}
 	return entry, true
 }
 
 // fastFieldText reads a known field's value as fieldText does, for a
 // string without escapes, a number or null.
-func fastFieldText(value []byte) (string, bool) {
+func fastFieldText(value string) (string, bool) {
 	switch c := value[0]; {
 	case c == '"':
-		return plainString(value)
+		inner := value[1 : len(value)-1]
+		if strings.IndexByte(inner, '\\') >= 0 {
+			return "", false
+		}
+		return inner, true
 	case c == '-' || isDigit(c):
-		return string(value), true
+		return value, true
 	case c == 'n':
 		return "", true
 	}

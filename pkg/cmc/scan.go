@@ -230,3 +230,53 @@ func scanDocument(data []byte) (start, end int, ok bool) {
 	}
 	return start, end, true
 }
+
+// memberSpan is where one object member lies: the key without its quotes,
+// and the value.
+type memberSpan struct {
+	keyStart, keyEnd     int
+	valueStart, valueEnd int
+	keyEscaped           bool
+}
+
+// scanMembers reads the object that starts at data[i] == '{' like
+// scanObject, appending each member's span to dst. Unlike a callback, a
+// dst backed by the caller's array stays on the caller's stack.
+func scanMembers(data []byte, i, depth int, dst []memberSpan) ([]memberSpan, int, bool) {
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return dst, i + 1, true
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return dst, 0, false
+		}
+		keyEnd, keyEscaped, ok := scanString(data, i)
+		if !ok {
+			return dst, 0, false
+		}
+		m := memberSpan{keyStart: i + 1, keyEnd: keyEnd - 1, keyEscaped: keyEscaped}
+		i = skipSpace(data, keyEnd)
+		if i >= len(data) || data[i] != ':' {
+			return dst, 0, false
+		}
+		m.valueStart = skipSpace(data, i+1)
+		m.valueEnd, ok = scanValue(data, m.valueStart, depth)
+		if !ok {
+			return dst, 0, false
+		}
+		dst = append(dst, m)
+		i = skipSpace(data, m.valueEnd)
+		if i >= len(data) {
+			return dst, 0, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return dst, i + 1, true
+		default:
+			return dst, 0, false
+		}
+	}
+}

@@ -2,7 +2,9 @@ package ingress
 
 import (
 	"testing"
+	"time"
 
+	"github.com/mailbridge/mailbridge/pkg/bounce"
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/loadgen"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -64,9 +66,19 @@ func benchBatch(b *testing.B) *cmc.Batch {
 	return batch
 }
 
+// benchBuilder returns the builder serve uses, with the bounce classifier.
+func benchBuilder() *mailevent.Builder {
+	return &mailevent.Builder{
+		Subjects:   mailevent.Subjects{Prefix: "mail"},
+		Location:   time.UTC,
+		Classify:   bounce.EventClassification,
+		ParseCodes: bounce.ParseCodes,
+	}
+}
+
 func BenchmarkBuildEvents(b *testing.B) {
 	batch := benchBatch(b)
-	builder := &mailevent.Builder{Subjects: mailevent.Subjects{Prefix: "mail"}}
+	builder := benchBuilder()
 	build := func() {
 		for _, raw := range batch.Entries {
 			if _, _, err := builder.Build(batch.EventType, batch.ServerComposition, raw); err != nil {
@@ -85,7 +97,7 @@ func BenchmarkBuildEvents(b *testing.B) {
 func benchEvents(b *testing.B) ([]mailevent.Event, []string) {
 	b.Helper()
 	batch := benchBatch(b)
-	builder := &mailevent.Builder{Subjects: mailevent.Subjects{Prefix: "mail"}}
+	builder := benchBuilder()
 	events := make([]mailevent.Event, 0, len(batch.Entries))
 	subjects := make([]string, 0, len(batch.Entries))
 	for _, raw := range batch.Entries {
