@@ -139,7 +139,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	for i, raw := range batch.Entries {
 		ev, subject, err := h.cfg.Builder.Build(batch.EventType, batch.ServerComposition, raw)
 		if err == nil {
-			err = ev.Validate()
+			err = ev.ValidateFast()
 		}
 		if err != nil {
 			rejected++

@@ -113,19 +113,27 @@ func benchEvents(b *testing.B) ([]mailevent.Event, []string) {
 
 func BenchmarkValidateEvents(b *testing.B) {
 	events, _ := benchEvents(b)
-	validate := func() {
-		for i := range events {
-			if err := events[i].Validate(); err != nil {
-				b.Fatalf("validate: %v", err)
+	checks := map[string]func(*mailevent.Event) error{
+		"sdk":  (*mailevent.Event).Validate,
+		"fast": (*mailevent.Event).ValidateFast,
+	}
+	for name, check := range checks {
+		b.Run(name, func(b *testing.B) {
+			validate := func() {
+				for i := range events {
+					if err := check(&events[i]); err != nil {
+						b.Fatalf("validate: %v", err)
+					}
+				}
 			}
-		}
+			b.ReportAllocs()
+			for b.Loop() {
+				validate()
+			}
+			reportPerEvent(b, benchBatchSize)
+			allocsPerEvent(b, benchBatchSize, validate)
+		})
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		validate()
-	}
-	reportPerEvent(b, benchBatchSize)
-	allocsPerEvent(b, benchBatchSize, validate)
 }
 
 func BenchmarkEncodeMessages(b *testing.B) {
