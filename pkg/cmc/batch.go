@@ -131,6 +131,9 @@ func decodeJSON(body []byte, limits Limits) (*Batch, error) {
 		return nil, err
 	}
 
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] != '{' {
+		return nil, fmt.Errorf("%w: body must be a JSON object", ErrMalformed)
+	}
 	var raw jsonBody
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, describeJSONError(err))

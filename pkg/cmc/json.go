@@ -48,20 +48,19 @@ func checkJSON(data []byte, maxDepth int) error {
 // describeJSONError turns encoding/json's errors into one short phrase with
 // the byte offset, which is what a sender needs to find the problem.
 func describeJSONError(err error) string {
+	if err.Error() == "unexpected end of JSON input" {
+		return "JSON ends early (truncated body?)"
+	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
 		return fmt.Sprintf("invalid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		field := typeErr.Field
-		if field == "" {
-			field = "value"
+		if typeErr.Field == "" {
+			return "found a JSON " + typeErr.Value
 		}
-		return fmt.Sprintf("%s is a JSON %s, expected %s", field, typeErr.Value, typeErr.Type)
-	}
-	if err.Error() == "unexpected end of JSON input" {
-		return "JSON ends early (truncated body?)"
+		return fmt.Sprintf("%s is a JSON %s, expected %s", typeErr.Field, typeErr.Value, typeErr.Type)
 	}
 	return err.Error()
 }

@@ -53,10 +53,19 @@ func Start(opts Options) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded NATS store directory %q: %w", opts.StoreDir, err)
 	}
 
+	// nats-server reads port 0 as its default port 4222 and -1 as a random
+	// port, so translate from this package's meaning.
+	serverPort := port
+	switch {
+	case port == 0:
+		serverPort = server.RANDOM_PORT
+	case port < 0:
+		serverPort = 0
+	}
 	s, err := server.NewServer(&server.Options{
 		ServerName: name,
 		Host:       host,
-		Port:       port,
+		Port:       serverPort,
 		DontListen: port < 0,
 		JetStream:  true,
 		StoreDir:   storeDir,

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status, result := h.serve(w, r, req)
 
-	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), req.eventType).Inc()
+	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), eventTypeLabel(req.eventType)).Inc()
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -171,10 +173,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 
 	// Rejected records are stored too, but count only as rejected.
 	result := Result{Rejected: rejected}
+	if rejected > 0 {
+		h.metrics.rejected.WithLabelValues(eventTypeLabel(req.eventType), "record").Add(float64(rejected))
+	}
 	for _, p := range batchMsgs {
 		switch {
 		case p.eventType == "":
-			h.metrics.events.WithLabelValues(string(batch.EventType), "rejected").Inc()
+			continue
 		case p.duplicate:
 			result.Duplicates++
 			h.metrics.events.WithLabelValues(p.eventType, "duplicate").Inc()
@@ -193,39 +198,66 @@ func (h *Handler) unauthorized(w http.ResponseWriter) (int, Result) {
 	return http.StatusUnauthorized, Result{}
 }
 
-// readBody reads the body, decompressing gzip, up to MaxBodyBytes. On error
-// it returns what it read, the status to answer and the reason.
+// readBody reads the body, decompressing gzip, up to MaxBodyBytes. On
+// error it returns the bytes it read, for the rejected subject, with the
+// response status and the reason.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	limit := h.cfg.MaxBodyBytes
-	var reader io.Reader = http.MaxBytesReader(w, r.Body, limit+1)
+	tooLarge := fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
 
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var maxBytesErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytesErr):
+		return raw, http.StatusRequestEntityTooLarge, tooLarge
+	case err != nil:
+		return raw, http.StatusBadRequest, fmt.Errorf("body cannot be read: %v", err)
+	}
+
+	body := raw
 	switch encoding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); encoding {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		gz, err := gzip.NewReader(reader)
-		if err != nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("gzip body cannot be read: %v", err)
+		body, err = gunzip(raw, limit)
+		if errors.Is(err, errBodyTooLarge) {
+			return body, http.StatusRequestEntityTooLarge, tooLarge
 		}
-		defer gz.Close()
-		reader = gz
+		if err != nil {
+			return raw, http.StatusBadRequest, fmt.Errorf("gzip body cannot be read (%v): send valid gzip or no Content-Encoding", err)
+		}
 	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or no encoding", encoding)
+		return raw, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or no encoding", encoding)
 	}
 
-	body, err := io.ReadAll(io.LimitReader(reader, limit+1))
-	var maxBytesErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxBytesErr) || int64(len(body)) > limit:
-		if int64(len(body)) > limit {
-			body = body[:limit]
-		}
-		return body, http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
-	case err != nil:
-		return body, http.StatusBadRequest, fmt.Errorf("body cannot be read: %v", err)
-	case len(body) == 0:
+	if len(body) == 0 {
 		return body, http.StatusBadRequest, errors.New("body is empty: send a CMC event webhook")
 	}
 	return body, 0, nil
+}
+
+// errBodyTooLarge is returned by gunzip when the decompressed body is
+// larger than its limit.
+var errBodyTooLarge = errors.New("body too large")
+
+// gunzip decompresses a gzip body, reading at most limit+1 bytes of output
+// so that a small body that decompresses to gigabytes costs no more memory
+// than the limit. Over the limit it returns the first limit bytes and
+// errBodyTooLarge.
+func gunzip(compressed []byte, limit int64) ([]byte, error) {
+	gz, err := gzip.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		return nil, err
+	}
+	defer gz.Close()
+
+	body, err := io.ReadAll(io.LimitReader(gz, limit+1))
+	if int64(len(body)) > limit {
+		return body[:limit], errBodyTooLarge
+	}
+	if err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // rejectBody keeps a whole body that cannot be used on the rejected subject
@@ -244,7 +276,7 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *reques
 		writeUnavailable(w, h.cfg.RetryAfter, "the body was invalid ("+reason+") and could not be kept either: retry later", nil)
 		return http.StatusServiceUnavailable, Result{}
 	}
-	h.metrics.events.WithLabelValues("", "rejected").Inc()
+	h.metrics.rejected.WithLabelValues(eventTypeLabel(req.eventType), "body").Inc()
 	writeError(w, status, reason+" (the body was kept on "+h.cfg.Builder.Subjects.Rejected()+")")
 	return status, Result{Rejected: 1}
 }
@@ -271,20 +303,44 @@ func (h *Handler) rejectedMsg(req *request, data []byte, reason string) *nats.Ms
 	return msg
 }
 
-// redact removes API keys from a body before it is kept: the configured
-// key and the key the body carried, as they are and URL-encoded.
+// apiKeyFields match the value of an api_key field in a JSON body, a form
+// body and a multipart body, so that it is removed even when it is not the
+// configured key or the body could not be decoded.
+var apiKeyFields = []struct {
+	pattern     *regexp.Regexp
+	replacement string
+}{
+	{regexp.MustCompile(`("api_key"\s*:\s*)"(?:[^"\\]|\\.)*"?`), `${1}"` + redacted + `"`},
+	{regexp.MustCompile(`(^|&)(api_key=)[^&]*`), "${1}${2}" + url.QueryEscape(redacted)},
+	{regexp.MustCompile(`(name="?api_key"?[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)[^\r\n]*`), "${1}" + redacted},
+}
+
+// redact removes API keys from a body before it is kept: every api_key
+// field, and the configured key and the key the body carried wherever they
+// appear, as they are and URL-encoded.
 func (h *Handler) redact(body []byte, bodyKey string) []byte {
+	for _, field := range apiKeyFields {
+		body = field.pattern.ReplaceAll(body, []byte(field.replacement))
+	}
 	for _, key := range []string{h.cfg.Auth.APIKey, bodyKey} {
 		if len(key) < 4 {
 			continue
 		}
 		for _, form := range []string{key, url.QueryEscape(key)} {
-			if strings.Contains(string(body), form) {
-				body = []byte(strings.ReplaceAll(string(body), form, redacted))
-			}
+			body = bytes.ReplaceAll(body, []byte(form), []byte(redacted))
 		}
 	}
 	return body
+}
+
+// eventTypeLabel returns the metric label of an event_type: the type when
+// it is one CMC sends, else "unknown", so that senders cannot create label
+// values without bound.
+func eventTypeLabel(eventType string) string {
+	if eventType == "" || cmc.EventType(eventType).Valid() {
+		return eventType
+	}
+	return "unknown"
 }
 
 func requestID(r *http.Request) string {

@@ -7,6 +7,7 @@ import (
 type metrics struct {
 	webhooks       *prometheus.CounterVec
 	events         *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
 	publishSeconds prometheus.Histogram
 }
 
@@ -18,8 +19,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"code", "event_type"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailbridge_events_total",
-			Help: "Webhook records by CloudEvent type and outcome (accepted, duplicate, rejected).",
+			Help: "Webhook records published as CloudEvents, by CloudEvent type and outcome (accepted, duplicate).",
 		}, []string{"type", "outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailbridge_rejected_total",
+			Help: "Input kept on the rejected subject, by event_type (empty when unread, unknown when not one CMC sends) and kind (body or record).",
+		}, []string{"event_type", "kind"}),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mailbridge_publish_duration_seconds",
 			Help:    "Time from the first publish of a batch until JetStream acknowledged all of it.",
@@ -27,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.webhooks, m.events, m.publishSeconds)
+		reg.MustRegister(m.webhooks, m.events, m.rejected, m.publishSeconds)
 	}
 	return m
 }

@@ -175,7 +175,7 @@ func EventID(eventType cmc.EventType, composition string, entry *cmc.Entry) stri
 	}
 	for _, name := range sortedExtraKeys(entry.Extra) {
 		write(name)
-		write(compactJSON(entry.Extra[name]))
+		write(canonicalJSON(entry.Extra[name]))
 	}
 
 	sum := h.Sum(nil)
@@ -288,6 +288,24 @@ func sortedExtraKeys(extra map[string]json.RawMessage) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// canonicalJSON returns a raw JSON value with its object members sorted by
+// name and without insignificant white space, so that the same value sent
+// with other spacing or member order gives the same event id. Numbers keep
+// their literal text.
+func canonicalJSON(raw json.RawMessage) string {
+	decoder := json.NewDecoder(bytes.NewReader(raw))
+	decoder.UseNumber()
+	var value any
+	if err := decoder.Decode(&value); err != nil {
+		return compactJSON(raw)
+	}
+	out, err := json.Marshal(value)
+	if err != nil {
+		return compactJSON(raw)
+	}
+	return string(out)
 }
 
 // compactJSON returns a raw JSON value without insignificant white space,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 )
@@ -77,6 +78,9 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 	for name, value := range ev.Extensions {
 		set(name, value)
 	}
+	// The NATS binding maps datacontenttype to ce-datacontenttype; sdk-go
+	// also reads content-type, which older readers look for.
+	set("datacontenttype", ev.DataContentType)
 	if ev.DataContentType != "" {
 		msg.Header[HeaderContentType] = []string{ev.DataContentType}
 	}
@@ -149,9 +153,13 @@ func decodeBinary(header nats.Header, data []byte) (Event, error) {
 		if !ok {
 			continue
 		}
-		value, err := percentDecode(values[0])
+		value, err := percentDecode(unquoteHeader(values[0]))
 		if err != nil {
 			return Event{}, fmt.Errorf("header %s: %w", key, err)
+		}
+		if name == "datacontenttype" {
+			ev.DataContentType = value
+			continue
 		}
 		if err := ev.setAttribute(name, value); err != nil {
 			return Event{}, err
@@ -323,7 +331,29 @@ func percentDecode(value string) (string, error) {
 		b.WriteByte(unhex(value[i+1])<<4 | unhex(value[i+2]))
 		i += 2
 	}
-	return b.String(), nil
+	decoded := b.String()
+	if !utf8.ValidString(decoded) {
+		return "", fmt.Errorf("percent-encoding in %q is not valid UTF-8", value)
+	}
+	return decoded, nil
+}
+
+// unquoteHeader removes the double quotes and backslash escapes of a
+// quoted header value, which the binding asks readers to accept from
+// writers of its older versions.
+func unquoteHeader(value string) string {
+	if len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
+		return value
+	}
+	var b strings.Builder
+	inner := value[1 : len(value)-1]
+	for i := 0; i < len(inner); i++ {
+		if inner[i] == '\\' && i+1 < len(inner) {
+			i++
+		}
+		b.WriteByte(inner[i])
+	}
+	return b.String()
 }
 
 func isHex(c byte) bool {

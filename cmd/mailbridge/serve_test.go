@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the JSON log records with the given message.
+func (b *lockedBuffer) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	scanner := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	for scanner.Scan() {
+		var record map[string]any
+		if err := json.Unmarshal(scanner.Bytes(), &record); err != nil {
+			t.Fatalf("log line %q: %v", scanner.Text(), err)
+		}
+		if record["msg"] == msg {
+			out = append(out, record)
+		}
+	}
+	return out
+}
+
+func testServeConfig(t *testing.T) serveConfig {
+	t.Helper()
+	return serveConfig{
+		HTTPAddr:        "127.0.0.1:0",
+		CMCTimezone:     "Asia/Tokyo",
+		MaxBodyBytes:    4 << 20,
+		PublishTimeout:  5 * time.Second,
+		CloudEventsMode: "binary",
+		ShutdownTimeout: 10 * time.Second,
+		NATSConfig: NATSConfig{
+			EmbeddedAddr: "127.0.0.1:0",
+			DataDir:      t.TempDir(),
+		},
+		StreamConfig: StreamConfig{
+			StreamName:      "MAIL",
+			SubjectPrefix:   "mail",
+			StreamReplicas:  1,
+			StreamMaxAge:    time.Hour,
+			DuplicateWindow: 2 * time.Minute,
+		},
+		LogConfig: LogConfig{Level: "debug", Format: "json"},
+	}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, testServeConfig(t), logger, ready) }()
+
+	var httpAddr net.Addr
+	select {
+	case httpAddr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve not ready after 30s")
+	}
+	started := logs.records(t, "embedded nats server started")
+	if len(started) != 1 {
+		t.Fatalf("%d embedded server start lines, want 1", len(started))
+	}
+	natsAddr, _ := started[0]["client_addr"].(string)
+	if !strings.HasPrefix(natsAddr, "127.0.0.1:") || natsAddr == "127.0.0.1:4222" {
+		t.Fatalf("embedded server listens on %q, want a random loopback port", natsAddr)
+	}
+
+	// Post a vendor example over HTTP.
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "cmc", "deliveries-failed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+httpAddr.String()+"/webhooks/cmc", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"accepted":1`) {
+		t.Fatalf("webhook status %d, body %s; want 200 with 1 accepted", resp.StatusCode, answer)
+	}
+
+	// Read it back through another client over TCP.
+	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readCtx, readCancel := context.WithTimeout(ctx, 10*time.Second)
+	defer readCancel()
+	stream, err := js.Stream(readCtx, "MAIL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.GetLastMsgForSubject(readCtx, "mail.deliveries.failed")
+	if err != nil {
+		t.Fatalf("no event on mail.deliveries.failed: %v", err)
+	}
+	var golden struct {
+		Headers map[string]string `json:"headers"`
+	}
+	goldenFile, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "deliveries-failed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(goldenFile, &golden); err != nil {
+		t.Fatal(err)
+	}
+	for _, header := range []string{"ce-id", "ce-type", "ce-time", "ce-subject", "ce-source"} {
+		if got, want := msg.Header.Get(header), golden.Headers[header]; got != want {
+			t.Errorf("%s = %q, want %q", header, got, want)
+		}
+	}
+	nc.Close()
+
+	// Stop it and check that every part is down.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after cancel, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve still running 30s after cancel")
+	}
+	for _, addr := range []string{httpAddr.String(), natsAddr} {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			t.Errorf("%s still accepts connections after serve returned", addr)
+		} else if !strings.Contains(err.Error(), "refused") {
+			t.Logf("dial %s: %v", addr, err)
+		}
+	}
+	for _, line := range []string{"http ingress stopped", "embedded nats server stopped"} {
+		if n := len(logs.records(t, line)); n != 1 {
+			t.Errorf("%d %q log lines, want 1", n, line)
+		}
+	}
+	for _, line := range []string{"nats drain failed", "nats drain timed out; closing the connection"} {
+		if n := len(logs.records(t, line)); n != 0 {
+			t.Errorf("log has %q", line)
+		}
+	}
+}

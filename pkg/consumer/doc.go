@@ -1,0 +1,29 @@
+// Package consumer runs a handler over mailbridge's CloudEvents on a
+// durable JetStream pull consumer. Its defaults cover what downstream
+// services tend to get wrong: explicit acks, an ack wait that a backoff
+// never shortens, bounded redeliveries, a dead-letter subject for events
+// that keep failing, and a graceful stop that lets handlers in flight
+// finish and acks them.
+//
+// A service names the stream, a durable and the subjects it wants, and
+// writes a Handler:
+//
+//	err := consumer.Run(ctx, js, consumer.Config{
+//		Stream:         "MAIL",
+//		Durable:        "billing",
+//		FilterSubjects: mailevent.Subjects{Prefix: "mail"}.Failures(),
+//	}, func(ctx context.Context, msg *consumer.Msg) error {
+//		data, err := mailevent.DecodeData(&msg.Event)
+//		...
+//	})
+//
+// Because the consumer is durable, a restart resumes after the last
+// acknowledged event, and several processes running Run with the same
+// durable share the events between them. Idempotent wraps a handler so
+// that an event id seen before is acknowledged without running it again.
+//
+// Dead-lettered messages and the ingress's rejected input are stored in
+// the same stream under the same prefix, so a consumer of the whole stream
+// sees them too. Run acknowledges and skips them without calling the
+// handler; see Config.FilterSubjects.
+package consumer
