@@ -57,7 +57,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	rate := flags.Float64("rate", 0, "requests started per second; 0 sends as fast as --concurrency allows")
 	timeout := flags.Duration("timeout", 30*time.Second, "timeout of one request")
 	metricsURL := flags.String("metrics-url", "", "Prometheus endpoint of the bridge to sample process_resident_memory_bytes from (default: /metrics on the --url host; \"none\" disables)")
-	pid := flags.Int("pid", 0, "process id of the bridge on this machine; its VmHWM replaces the /metrics sampling")
+	pid := flags.Int("pid", 0, "process id of the bridge on this machine; its VmHWM replaces the /metrics sampling, and its CPU time per event is reported")
 	natsURL := flags.String("nats-url", cfg.NATSConfig.clientURL(), "NATS URL used to count the stream's events before and after; \"none\" skips the check")
 	streamName := flags.String("stream", cfg.StreamConfig.StreamName, "stream to count")
 	prefix := flags.String("subject-prefix", cfg.StreamConfig.SubjectPrefix, "subject prefix of the events to count")
@@ -106,6 +106,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	switch {
 	case *pid > 0:
 		run.Memory = loadgen.ProcStatus{PID: *pid}
+		run.CPU = loadgen.ProcStatus{PID: *pid}
 	case *metricsURL == "none":
 	case *metricsURL != "":
 		run.Memory = loadgen.MetricsRSS{URL: *metricsURL}

@@ -53,6 +53,7 @@ type serveConfig struct {
 	PublishTimeout       time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a webhook waits for JetStream to store its events before it is answered 503"`
 	CloudEventsMode      string        `envconfig:"CLOUDEVENTS_MODE" default:"binary" desc:"CloudEvents content mode on NATS: binary (ce- headers) or structured (application/cloudevents+json)"`
 	ShutdownTimeout      time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
+	PublishConnections   int           `envconfig:"PUBLISH_CONNECTIONS" default:"2" desc:"NATS connections the ingress publishes over; concurrent webhooks are spread across them"`
 
 	NATSConfig
 	StreamConfig

@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	defer setup.close(logger)
 
-	js, err := jetstream.New(setup.conn, jetstream.WithPublishAsyncMaxPending(16384))
+	js, err := jetstream.New(setup.conn, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -80,6 +80,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	logger.Info("stream ready", slog.String("stream", cfg.StreamConfig.StreamName),
 		slog.String("subjects", builder.Subjects.All()), slog.Int("replicas", cfg.StreamConfig.StreamReplicas))
+	publishers, closePublishers, err := connectPublishers(cfg, setup, logger)
+	if err != nil {
+		return err
+	}
+	defer closePublishers()
 
 	// Build the HTTP ingress.
 	registry := prometheus.NewRegistry()
@@ -98,6 +103,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Auth:           auth,
 		Logger:         logger,
 		Registerer:     registry,
+		Publishers:     publishers,
 	})
 	if err != nil {
 		return err

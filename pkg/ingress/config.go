@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
@@ -46,6 +47,11 @@ type Config struct {
 
 	// Registerer receives the ingress metrics. Nil registers none.
 	Registerer prometheus.Registerer
+
+	// Publishers are further JetStream contexts, each on its own NATS
+	// connection, over which requests are spread round-robin besides the
+	// one given to New. Defaults to none.
+	Publishers []jetstream.JetStream
 }
 
 // Auth is the webhook authentication. When both are set, a request passing

@@ -47,6 +47,7 @@ type Handler struct {
 	nc      *nats.Conn
 	cfg     Config
 	metrics *metrics
+	publish *publisherSet
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -56,7 +57,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer)}, nil
+	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
+		publish: newPublisherSet(js, c.Publishers, c.StreamName)}, nil
 }
 
 // request is the state of one webhook request.
@@ -138,6 +140,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	// Map every record; keep the ones that cannot be mapped as they came.
 	batchMsgs := make([]pending, 0, len(batch.Entries))
 	rejected := 0
+	// Checked once: the attributes of a disabled line still cost an
+	// allocation per event.
+	debug := h.cfg.Logger.Enabled(r.Context(), slog.LevelDebug)
 	for i, raw := range batch.Entries {
 		ev, subject, err := h.cfg.Builder.Build(batch.EventType, batch.ServerComposition, raw)
 		if err == nil {
@@ -153,9 +158,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			continue
 		}
 		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type})
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
-			slog.String("request_id", req.id), slog.String("event_id", ev.ID),
-			slog.String("type", ev.Type), slog.String("nats_subject", subject))
+		if debug {
+			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
+				slog.String("request_id", req.id), slog.String("event_id", ev.ID),
+				slog.String("type", ev.Type), slog.String("nats_subject", subject))
+		}
 	}
 
 	// Publish and answer 200 only when every message is stored.

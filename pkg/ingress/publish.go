@@ -27,8 +27,9 @@ var errNotStored = errors.New("not stored")
 // the duplicates. On error some messages may still be stored later; their ids make a
 // retry of the same batch store each of them once.
 func (h *Handler) publishAll(ctx context.Context, batch []pending) error {
+	js := h.publish.pick()
 	for i := range batch {
-		future, err := h.js.PublishMsgAsync(batch[i].msg, jetstream.WithExpectStream(h.cfg.StreamName))
+		future, err := js.PublishMsgAsync(batch[i].msg, h.publish.expectStream)
 		if err != nil {
 			return fmt.Errorf("publish to %s: %w: %w", batch[i].msg.Subject, errNotStored, err)
 		}

@@ -245,3 +245,31 @@ func TestParseEncoding(t *testing.T) {
 		t.Errorf("ParseEncoding(form) = %q, %v", e, err)
 	}
 }
+
+func TestProcStatusReadsOwnCPU(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	probe := loadgen.ProcStatus{PID: os.Getpid()}
+	before, err := probe.ReadCPU()
+	if err != nil {
+		t.Fatalf("read CPU: %v", err)
+	}
+	// Burn CPU until the clock-tick counter moves, within a deadline.
+	deadline := time.Now().Add(5 * time.Second)
+	sum := 0
+	for time.Now().Before(deadline) {
+		for i := range 1_000_000 {
+			sum += i
+		}
+		after, err := probe.ReadCPU()
+		if err != nil {
+			t.Fatalf("read CPU: %v", err)
+		}
+		if after > before {
+			return
+		}
+	}
+	t.Errorf("CPU time stayed at %s after 5s of work (sum %d)", before, sum)
+}

@@ -148,3 +148,37 @@ func (s *memorySampler) stop() (uint64, error) {
 	res := <-s.result
 	return res.peak, res.err
 }
+
+// clockTicksPerSecond is the unit of the CPU times in /proc/<pid>/stat.
+// NOTE: it is 100 on Linux on every common architecture (USER_HZ), but
+// the kernel does not promise it; a system with another value would
+// report CPU times scaled by the difference.
+const clockTicksPerSecond = 100
+
+// ReadCPU returns the CPU time, user and system, the process has used.
+func (p ProcStatus) ReadCPU() (time.Duration, error) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time of pid %d: %w", p.PID, err)
+	}
+	// The command name, in parentheses, may contain spaces; the fields
+	// after it start with the state (field 3), so utime and stime (fields
+	// 14 and 15) are the 12th and 13th after it.
+	end := strings.LastIndexByte(string(stat), ')')
+	if end < 0 {
+		return 0, fmt.Errorf("pid %d: /proc stat without a command name", p.PID)
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("pid %d: /proc stat has %d fields after the command name", p.PID, len(fields))
+	}
+	var ticks uint64
+	for _, field := range fields[11:13] {
+		n, err := strconv.ParseUint(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("pid %d: CPU time %q: %w", p.PID, field, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicksPerSecond, nil
+}

@@ -40,6 +40,10 @@ type Report struct {
 	PeakMemoryBytes uint64
 	MemoryErr       error
 
+	// BridgeCPU is the CPU time the bridge used during the run, or 0 when
+	// it was not read.
+	BridgeCPU time.Duration
+
 	// StreamChecked is set when the stream was counted before and after.
 	StreamChecked bool
 	StreamBefore  uint64
@@ -164,6 +168,10 @@ func (r *Report) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "bridge peak RSS:  %.1f MiB\n", float64(r.PeakMemoryBytes)/(1<<20))
 	case r.MemoryErr != nil:
 		fmt.Fprintf(&b, "bridge peak RSS:  unknown (%v)\n", r.MemoryErr)
+	}
+	if r.BridgeCPU > 0 && r.Accepted > 0 {
+		fmt.Fprintf(&b, "bridge CPU:       %.1f µs/event (%.2f cores)\n",
+			float64(r.BridgeCPU.Microseconds())/float64(r.Accepted), r.BridgeCPU.Seconds()/r.Elapsed.Seconds())
 	}
 	if r.StreamChecked {
 		verdict := "matches"

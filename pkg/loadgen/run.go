@@ -63,6 +63,11 @@ type Config struct {
 	// skips the check.
 	Counter Counter
 
+	// CPU reads the bridge's CPU time before and after the run, which
+	// shows the cost per event even when other processes share the
+	// machine. Nil reports none.
+	CPU CPUProbe
+
 	// RunID goes into every message id. Defaults to 8 random hex digits.
 	RunID string
 
@@ -72,6 +77,11 @@ type Config struct {
 	// Client sends the requests. Defaults to a client with one idle
 	// keep-alive connection per concurrent request.
 	Client *http.Client
+}
+
+// CPUProbe returns the CPU time a process has used so far.
+type CPUProbe interface {
+	ReadCPU() (time.Duration, error)
 }
 
 // Counter returns the number of events a stream holds.
@@ -171,6 +181,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
+	var cpuBefore time.Duration
+	if cfg.CPU != nil {
+		if cpuBefore, err = cfg.CPU.ReadCPU(); err != nil {
+			return nil, fmt.Errorf("read the bridge's CPU time: %w", err)
+		}
+	}
+
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 
@@ -200,6 +217,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Wait()
 
 	report := mergeStats(cfg, began, stats)
+	if cfg.CPU != nil {
+		cpuAfter, err := cfg.CPU.ReadCPU()
+		if err != nil {
+			return report, fmt.Errorf("read the bridge's CPU time: %w", err)
+		}
+		report.BridgeCPU = cpuAfter - cpuBefore
+	}
 	if sampler != nil {
 		report.PeakMemoryBytes, report.MemoryErr = sampler.stop()
 	}
