@@ -41,6 +41,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	if err := tuneRuntime(logger); err != nil {
+		return err
+	}
 	stopPprof, err := startPprof(logger)
 	if err != nil {
 		return err
