@@ -57,8 +57,11 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
-		publish: newPublisherSet(js, c.Publishers, c.StreamName)}, nil
+	publish, err := newPublisherSet(js, c.Publishers, c.StreamName)
+	if err != nil {
+		return nil, fmt.Errorf("ingress: %w", err)
+	}
+	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer), publish: publish}, nil
 }
 
 // request is the state of one webhook request.

@@ -3,17 +3,14 @@ package ingress
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // pending is one message of a request on its way to JetStream.
 type pending struct {
 	msg       *nats.Msg
 	eventType string // CloudEvent type, or "" for a rejected record
-	future    jetstream.PubAckFuture
 	// duplicate is set by publishAll when JetStream had the message already.
 	duplicate bool
 }
@@ -24,27 +21,8 @@ var errNotStored = errors.New("not stored")
 
 // publishAll publishes every message without waiting between them, then
 // waits until JetStream has acknowledged all of them or ctx ends, marking
-// the duplicates. On error some messages may still be stored later; their ids make a
-// retry of the same batch store each of them once.
+// the duplicates. On error some messages may still be stored later; their
+// ids make a retry of the same batch store each of them once.
 func (h *Handler) publishAll(ctx context.Context, batch []pending) error {
-	js := h.publish.pick()
-	for i := range batch {
-		future, err := js.PublishMsgAsync(batch[i].msg, h.publish.expectStream)
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w: %w", batch[i].msg.Subject, errNotStored, err)
-		}
-		batch[i].future = future
-	}
-
-	for i := range batch {
-		select {
-		case ack := <-batch[i].future.Ok():
-			batch[i].duplicate = ack.Duplicate
-		case err := <-batch[i].future.Err():
-			return fmt.Errorf("pub ack for %s: %w: %w", batch[i].msg.Subject, errNotStored, err)
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d pub acks: %w: %w", len(batch)-i, errNotStored, ctx.Err())
-		}
-	}
-	return nil
+	return h.publish.pick().publish(ctx, batch)
 }
