@@ -29,7 +29,8 @@ const settleTimeout = 5 * time.Second
 // Run returns an error wrapping ErrInvalidConfig for an invalid cfg,
 // ErrNoDeadLetterStream when no stream stores the dead-letter subject, and
 // an error when the consumer cannot be created or is deleted while Run
-// reads it. A failed pull request is logged and retried.
+// reads it. A ctx that ends during that setup makes Run return the
+// wrapped ctx error. A failed pull request is logged and retried.
 func Run(ctx context.Context, js jetstream.JetStream, cfg Config, h Handler) error {
 	if h == nil {
 		return fmt.Errorf("%w: handler is nil", ErrInvalidConfig)
@@ -133,15 +134,11 @@ func (r *runner) loop(ctx context.Context) error {
 			continue
 		}
 
+		// A message that arrives after ctx ended is handled too: JetStream
+		// counted the delivery already, so handing it back could use up
+		// its last one.
 		used := 0
 		for m := range batch.Messages() {
-			if ctx.Err() != nil {
-				// Arrived after the stop began: hand it back at once.
-				if err := m.Nak(); err != nil {
-					r.log.Warn("nak on stop failed", slog.Any("error", err))
-				}
-				continue
-			}
 			used++
 			wg.Add(1)
 			go func() {

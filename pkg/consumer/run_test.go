@@ -360,25 +360,33 @@ func TestRunConsumerConfig(t *testing.T) {
 		FilterSubjects: subjects.Failures(),
 		AckWait:        time.Second,
 		MaxDeliver:     4,
-		Backoff:        []time.Duration{time.Second, 2 * time.Second},
+		Backoff:        []time.Duration{2 * time.Second, 3 * time.Second},
 		FetchMaxWait:   100 * time.Millisecond,
 	}
-	stop := runAsync(t, srv.JS, cfg, func(context.Context, *consumer.Msg) error { return nil })
-	waitFor(t, 10*time.Second, "the durable to exist", func() bool {
-		_, err := srv.JS.Consumer(context.Background(), stream.DefaultName, "configured")
-		return err == nil
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
+	// The second run updates the durable that the first one created. An
+	// acked event shows that Run got past the setup.
+	for n := range 2 {
+		seq := publish(t, srv.JS, failedDelivery(400+n), mailevent.ModeBinary)
+		stop := runAsync(t, srv.JS, cfg, func(context.Context, *consumer.Msg) error { return nil })
+		waitFor(t, 10*time.Second, "the event to be acked", func() bool { return settled(t, srv.JS, "configured", seq) })
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
 	}
 
 	got := consumerInfo(t, srv.JS, "configured").Config
 	if got.AckPolicy != jetstream.AckExplicitPolicy {
 		t.Errorf("AckPolicy = %v, want explicit", got.AckPolicy)
 	}
-	if got.AckWait != time.Second || got.MaxDeliver != 4 || got.MaxAckPending != consumer.DefaultMaxAckPending {
-		t.Errorf("AckWait, MaxDeliver, MaxAckPending = %s, %d, %d; want 1s, 4, %d",
-			got.AckWait, got.MaxDeliver, got.MaxAckPending, consumer.DefaultMaxAckPending)
+	// JetStream replaces AckWait with the first backoff step.
+	if got.AckWait != cfg.Backoff[0] {
+		t.Errorf("AckWait = %s, want Backoff[0] %s", got.AckWait, cfg.Backoff[0])
+	}
+	if got.MaxDeliver != 4 {
+		t.Errorf("MaxDeliver = %d, want 4", got.MaxDeliver)
+	}
+	if got.MaxAckPending != consumer.DefaultMaxAckPending {
+		t.Errorf("MaxAckPending = %d, want %d", got.MaxAckPending, consumer.DefaultMaxAckPending)
 	}
 	if !slices.Equal(got.BackOff, cfg.Backoff) {
 		t.Errorf("BackOff = %v, want %v", got.BackOff, cfg.Backoff)

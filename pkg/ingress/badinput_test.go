@@ -33,7 +33,7 @@ func gzipped(t testing.TB, data []byte) []byte {
 func gzipBomb(t testing.TB, size int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	writer, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	writer, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 // allocation count is this request's.
 func TestGzipBombMemoryBounded(t *testing.T) {
 	b := setup(t, nil)
-	bomb := gzipBomb(t, 256<<20)
+	bomb := gzipBomb(t, 128<<20)
 	header := http.Header{"Content-Encoding": {"gzip"}}
 
 	var before, after runtime.MemStats
@@ -270,8 +270,8 @@ func TestGzipBombMemoryBounded(t *testing.T) {
 		t.Fatalf("status = %d, want 413", resp.status)
 	}
 	// The limit is 4 MiB; reading it whole allocates a few times that. A
-	// decompressor without a limit would allocate the full 256 MiB.
-	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 64<<20 {
-		t.Errorf("the request allocated %d MiB, want under 64 MiB for a 4 MiB limit", allocated>>20)
+	// decompressor without a limit would allocate at least the full 128 MiB.
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 48<<20 {
+		t.Errorf("the request allocated %d MiB, want under 48 MiB for a 4 MiB limit", allocated>>20)
 	}
 }

@@ -69,6 +69,10 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 		return msg
 	}
 
+	// NOTE: sdk-go's NATS bindings (v2.16.2) do not percent-decode ce-
+	// headers, so a consumer using sdk-go in binary mode reads a non-ASCII
+	// or space-containing subject or source still encoded. Structured mode
+	// has no such limit.
 	set := func(key, value string) {
 		if value != "" {
 			add(key, percentEncode(value))

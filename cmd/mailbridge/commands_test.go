@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailbridge/mailbridge/internal/cmcapitest"
+	"github.com/mailbridge/mailbridge/internal/natstest"
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
+)
+
+// startServe runs serve against srv until the test ends and returns the
+// webhook URL.
+func startServe(t *testing.T, srv *natstest.Server) string {
+	t.Helper()
+	t.Setenv("MAILBRIDGE_NATS_URL", srv.URL())
+	t.Setenv("MAILBRIDGE_HTTP_ADDR", "127.0.0.1:0")
+	var cfg serveConfig
+	if err := loadConfig(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	logger, err := newLogger(LogConfig{Level: "error"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, logger, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return "http://" + addr.String() + "/webhooks/cmc"
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve not ready after 10s")
+	}
+	return ""
+}
+
+func postFile(t *testing.T, url, path string) {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: status %d, want 200", filepath.Base(path), resp.StatusCode)
+	}
+}
+
+func TestReplayCommandPrintsVendorExamples(t *testing.T) {
+	srv := natstest.Start(t)
+	webhook := startServe(t, srv)
+	files, err := filepath.Glob("../../testdata/cmc/*.json")
+	if err != nil || len(files) != 5 {
+		t.Fatalf("vendor examples: %v, %v", files, err)
+	}
+	for _, f := range files {
+		postFile(t, webhook, f)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"replay", "--since", "2023-01-25", "--to", "stdout"}, nil, &stdout, &stderr)
+
+	if code != exitOK {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("stdout has %d lines, want 5:\n%s", len(lines), stdout.String())
+	}
+	for i, line := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i, err)
+		}
+		if ev["specversion"] != "1.0" || !strings.HasPrefix(ev["type"].(string), mailevent.TypePrefix) {
+			t.Errorf("line %d = %s, want a CMC CloudEvent", i, line)
+		}
+	}
+	if !strings.Contains(stderr.String(), "sent 5 events") || !strings.Contains(stderr.String(), "resume with --from-seq 6") {
+		t.Errorf("stderr = %q, want the summary with the resume sequence", stderr.String())
+	}
+}
+
+func TestTailCommandShowsNewEvent(t *testing.T) {
+	srv := natstest.Start(t)
+	webhook := startServe(t, srv)
+	postFile(t, webhook, "../../testdata/cmc/deliveries-queued.json")
+
+	// --since the past makes the tail start with the event already stored,
+	// which shows that its consumer is running before the next webhook.
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTail(ctx, []string{"--since", time.Now().Add(-time.Hour).Format(time.RFC3339)}, nil, &stdout, &syncBuffer{})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("tail: %v", err)
+		}
+	})
+	waitForOutput(t, &stdout, "user@example.jp", 5*time.Second)
+
+	postFile(t, webhook, "../../testdata/cmc/bounces-user-unknown.json")
+	waitForOutput(t, &stdout, "no-user@example.jp", time.Second)
+}
+
+func TestBackfillCommandPublishesMissing(t *testing.T) {
+	srv := natstest.Start(t)
+	webhook := startServe(t, srv)
+	postFile(t, webhook, "../../testdata/cmc/deliveries-queued.json")
+
+	// The API lists the queued delivery the webhook brought and the
+	// succeeded one it missed.
+	var records []json.RawMessage
+	for _, name := range []string{"deliveries-queued.json", "deliveries-succeeded.json"} {
+		body, err := os.ReadFile("../../testdata/cmc/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch struct {
+			Event struct {
+				Deliveries []json.RawMessage `json:"deliveries"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(body, &batch); err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, batch.Event.Deliveries...)
+	}
+	api := cmcapitest.Start(t, map[string][]json.RawMessage{"deliveries": records})
+	t.Setenv("MAILBRIDGE_CMC_API_URL", api.URL)
+	t.Setenv("MAILBRIDGE_CMC_API_USER", cmcapitest.APIUser)
+	t.Setenv("MAILBRIDGE_CMC_API_KEY", cmcapitest.APIKey)
+
+	for i, want := range []string{"published 1 events", "published 0 events"} {
+		var stderr bytes.Buffer
+		code := run([]string{"backfill", "--date", "2023-01-25", "--server-composition", cmcapitest.ServerComposition}, nil, &bytes.Buffer{}, &stderr)
+		if code != exitOK {
+			t.Fatalf("run %d: exit code %d, stderr: %s", i, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("run %d stderr = %q, want %q", i, stderr.String(), want)
+		}
+		if strings.Contains(stderr.String(), cmcapitest.APIKey) {
+			t.Errorf("run %d stderr contains the API key", i)
+		}
+	}
+}
+
+func TestReplayCommandUsageErrors(t *testing.T) {
+	// Each error is found before connecting; the URL keeps a mistake from
+	// reaching the default address.
+	t.Setenv("MAILBRIDGE_NATS_URL", natstest.Start(t).URL())
+	for _, args := range [][]string{
+		{"replay", "--since", "yesterday"},
+		{"replay", "--to", "ftp://example"},
+		{"replay", "--since", "2023-01-26", "--until", "2023-01-25"},
+		{"backfill"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {
+			t.Errorf("%q: exit code %d, want %d; stderr: %s", args, code, exitUsage, stderr.String())
+		}
+	}
+}
+
+// waitForOutput polls out until it contains text or the deadline passes.
+func waitForOutput(t *testing.T, out *syncBuffer, text string, deadline time.Duration) {
+	t.Helper()
+	ticker := time.NewTicker(5 * time.Millisecond)
+	defer ticker.Stop()
+	timeout := time.After(deadline)
+	for !strings.Contains(out.String(), text) {
+		select {
+		case <-ticker.C:
+		case <-timeout:
+			t.Fatalf("no %q within %s; output: %q", text, deadline, out.String())
+		}
+	}
+}
