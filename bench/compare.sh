@@ -8,7 +8,8 @@
 # nats (natscli v0.5.0) and nats-server v2.15.3 with go install when they
 # are missing. Takes about 2 to 3 minutes.
 #
-# Environment (all optional):
+# Environment variables, all optional:
+#
 #   BENCH_MSG_SIZE      message size of the nats bench runs (default 700B)
 #   BENCH_NATS_MSGS     messages per nats bench run (default 300000)
 #   BENCH_SECONDS       seconds per mailbridge run (default 15)
@@ -154,21 +155,27 @@ errors_of() { field 'errors:' "$1" | awk '{print $1}'; }
 stream_of() { field 'stream:' "$1" | awk '{print $NF}'; }
 peak=$(grep '^bridge peak RSS:' "$work/last.txt" | sed 's/^bridge peak RSS: *//')
 
-cat <<TABLE
+row() { printf '| %-44s | %16s | %15s |\n' "$1" "$2" "$3"; }
 
-machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') memory
-nats-server $(nats-server --version | awk '{print $2}'), natscli $(nats --version 2>&1), $(go version | awk '{print $3}')
-
-| measurement                                   | msgs or events/s | vs js pub async |
-|-----------------------------------------------|-----------------:|----------------:|
-| nats bench js pub async ($msg_size, batch 500)      | $(printf '%16s' "$async_rate") | 1.00x |
-| nats bench js pub atomic (batch 500)          | $(printf '%16s' "$atomic_rate") | $(ratio "$atomic_rate" "$async_rate") |
-| nats bench js pub fast (batch 500)            | $(printf '%16s' "$fast_rate") | $(ratio "$fast_rate" "$async_rate") |
-| mailbridge, 100-event batches (json)          | $(printf '%16s' "$batch_eps") | $(ratio "$batch_eps" "$async_rate") |
-| mailbridge, 1-event requests                  | $(printf '%16s' "$single_rps") | $(ratio "$single_rps" "$async_rate") |
-
-100-event batches: $(latency batch100); errors $(errors_of batch100); stream $(stream_of batch100)
-1-event requests:  $single_rps req/s; $(latency single); errors $(errors_of single); stream $(stream_of single)
-1-event at $half_rate req/s: $(latency half); errors $(errors_of half); stream $(stream_of half)
-bridge peak RSS over all runs (VmHWM): $peak
-TABLE
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') memory"
+echo "nats-server $(nats-server --version | awk '{print $2}'), natscli $(nats --version 2>&1), $(go version | awk '{print $3}')"
+echo
+row "measurement" "msgs or events/s" "vs js pub async"
+row "--------------------------------------------" "----------------" "---------------"
+row "nats bench js pub async ($msg_size, batch 500)" "$async_rate" "1.00x"
+row "nats bench js pub atomic (batch 500)" "$atomic_rate" "$(ratio "$atomic_rate" "$async_rate")"
+row "nats bench js pub fast (batch 500)" "$fast_rate" "$(ratio "$fast_rate" "$async_rate")"
+row "mailbridge, 100-event batches (json)" "$batch_eps" "$(ratio "$batch_eps" "$async_rate")"
+row "mailbridge, 1-event requests (json)" "$single_rps" "$(ratio "$single_rps" "$async_rate")"
+echo
+echo "100-event batches: $(latency batch100); errors $(errors_of batch100); stream $(stream_of batch100); $(field 'bridge CPU:' batch100)"
+echo "1-event requests:  $single_rps req/s; $(latency single); errors $(errors_of single); stream $(stream_of single); $(field 'bridge CPU:' single)"
+echo "1-event at $half_rate req/s: $(latency half); errors $(errors_of half); stream $(stream_of half)"
+echo "bridge peak RSS over all runs (VmHWM): $peak"
+stream_json=$(nats -s "$nats_url" stream info MAIL --json 2>/dev/null || true)
+stored_bytes=$(printf '%s' "$stream_json" | grep -o '"bytes": *[0-9]*' | head -1 | tr -dc '0-9')
+stored_msgs=$(printf '%s' "$stream_json" | grep -o '"messages": *[0-9]*' | head -1 | tr -dc '0-9')
+if [ -n "$stored_bytes" ] && [ -n "$stored_msgs" ] && [ "$stored_msgs" -gt 0 ]; then
+  echo "mailbridge's stored message size: $((stored_bytes / stored_msgs)) bytes on average (subject, headers and data)"
+fi
