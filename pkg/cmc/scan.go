@@ -22,16 +22,30 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
+// plainStringByte marks the bytes that a JSON string may contain without
+// a closer look: everything but '"', '\\' and control characters.
+var plainStringByte = func() (table [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		table[c] = c != '"' && c != '\\'
+	}
+	return table
+}()
+
 // scanString reads the string that starts at data[i] == '"'. It returns
 // the index after the closing quote and whether the string has escapes.
 func scanString(data []byte, i int) (end int, escaped bool, ok bool) {
 	i++
-	for i < len(data) {
-		c := data[i]
-		switch {
-		case c == '"':
+	for {
+		for i < len(data) && plainStringByte[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			return 0, false, false
+		}
+		switch data[i] {
+		case '"':
 			return i + 1, escaped, true
-		case c == '\\':
+		case '\\':
 			escaped = true
 			if i+1 >= len(data) {
 				return 0, false, false
@@ -52,13 +66,11 @@ func scanString(data []byte, i int) (end int, escaped bool, ok bool) {
 			default:
 				return 0, false, false
 			}
-		case c < 0x20:
-			return 0, false, false
 		default:
-			i++
+			// A control character.
+			return 0, false, false
 		}
 	}
-	return 0, false, false
 }
 
 func isHexDigit(c byte) bool {
