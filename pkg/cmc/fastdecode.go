@@ -23,23 +23,24 @@ var fastPaths = true
 var bodyFieldNames = [...]string{"event_type", "server_composition", "api_key", "event"}
 
 // decodeJSONFast decodes a JSON body like decodeJSON.
+// It skips decodeJSON's separate pass of checkJSON: the scanner enforces
+// limits.MaxJSONDepth itself, and a body that fails either check goes to
+// decodeJSON, which reports it.
 func decodeJSONFast(body []byte, limits Limits) (*Batch, error) {
-	if err := checkJSON(body, limits.MaxJSONDepth); err != nil {
-		return nil, err
-	}
-	if !fastPaths {
+	if !fastPaths || !utf8.Valid(body) {
 		return decodeJSON(body, limits)
 	}
-	batch, event, ok := scanBody(body)
+	batch, event, ok := scanBody(body, limits.MaxJSONDepth)
 	if !ok {
 		return decodeJSON(body, limits)
 	}
 	return finishBatch(batch, event)
 }
 
-// scanBody reads the top-level object of a JSON body. It returns the batch
+// scanBody reads the top-level object of a JSON body, nested at most
+// maxDepth levels deep with the object itself. It returns the batch
 // without entries and the raw event field.
-func scanBody(body []byte) (*Batch, json.RawMessage, bool) {
+func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, bool) {
 	start := skipSpace(body, 0)
 	if start >= len(body) || body[start] != '{' {
 		return nil, nil, false
@@ -47,7 +48,7 @@ func scanBody(body []byte) (*Batch, json.RawMessage, bool) {
 	var values [len(bodyFieldNames)][]byte
 	var seen [len(bodyFieldNames)]bool
 
-	end, ok := scanObject(body, start, 1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
+	end, ok := scanObject(body, start, maxDepth-1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
 		if keyEscaped {
 			return false
 		}
@@ -127,7 +128,7 @@ func splitEntriesFast(eventType EventType, event []byte) ([]json.RawMessage, boo
 	list := event
 	if event[0] == '{' {
 		var found []byte
-		end, ok := scanObject(event, 0, 1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
+		end, ok := scanObject(event, 0, maxScanDepth, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
 			if keyEscaped {
 				return false
 			}
@@ -150,7 +151,7 @@ func splitEntriesFast(eventType EventType, event []byte) ([]json.RawMessage, boo
 	}
 
 	entries := make([]json.RawMessage, 0, 16)
-	end, ok := scanArray(list, 0, 1, func(start, end int) {
+	end, ok := scanArray(list, 0, maxScanDepth, func(start, end int) {
 		entries = append(entries, json.RawMessage(list[start:end:end]))
 	})
 	if !ok || end != len(list) {

@@ -28,7 +28,7 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 	}
 
 	var spans [maxFastFields]memberSpan
-	members, end, ok := scanMembers(raw, start, 1, spans[:0])
+	members, end, ok := scanMembers(raw, start, maxScanDepth, spans[:0])
 	if !ok || len(members) > maxFastFields || skipSpace(raw, end) != len(raw) {
 		return Entry{}, false
 	}

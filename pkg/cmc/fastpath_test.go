@@ -26,9 +26,9 @@ type decodeResult struct {
 	err   string
 }
 
-func decodeBoth(contentType string, body []byte) (fast, slow decodeResult) {
+func decodeBoth(contentType string, body []byte, limits Limits) (fast, slow decodeResult) {
 	run := func() decodeResult {
-		batch, err := Decode(contentType, body, Limits{})
+		batch, err := Decode(contentType, body, limits)
 		res := decodeResult{batch: batch}
 		if err != nil {
 			res.err = err.Error()
@@ -59,14 +59,18 @@ func sameBatch(a, b *Batch) bool {
 	return true
 }
 
+// checkDecodeAgrees compares the paths with the default limits and with a
+// nesting limit of 3, which the JSON fast path enforces itself.
 func checkDecodeAgrees(t *testing.T, contentType string, body []byte) {
 	t.Helper()
-	fast, slow := decodeBoth(contentType, body)
-	if fast.err != slow.err {
-		t.Fatalf("body %q:\nfast error %q\nslow error %q", body, fast.err, slow.err)
-	}
-	if !sameBatch(fast.batch, slow.batch) {
-		t.Fatalf("body %q:\nfast batch %+v\nslow batch %+v", body, fast.batch, slow.batch)
+	for _, limits := range []Limits{{}, {MaxJSONDepth: 3}} {
+		fast, slow := decodeBoth(contentType, body, limits)
+		if fast.err != slow.err {
+			t.Fatalf("body %q, limits %+v:\nfast error %q\nslow error %q", body, limits, fast.err, slow.err)
+		}
+		if !sameBatch(fast.batch, slow.batch) {
+			t.Fatalf("body %q, limits %+v:\nfast batch %+v\nslow batch %+v", body, limits, fast.batch, slow.batch)
+		}
 	}
 }
 
@@ -105,6 +109,9 @@ var fastPathBodies = []string{
 	`{"event_type":"deliveries","event":[{"a" 1}]}`,
 	`{"event_type":"deliveries","event":[{"a":1,}]}`,
 	`{"event_type":"deliveries","event":[`,
+	`{"event_type":"deliveries","event":{"deliveries":[{"a":[]}]}}`,
+	`{"event_type":"deliveries","event":{"deliveries":[{"a":[{}]}]}}`,
+	"{\"event_type\":\"deliveries\",\"event\":[\"\xff\"]}",
 	`[{"event_type":"deliveries"}]`,
 	`"deliveries"`,
 	``,

@@ -7,8 +7,9 @@ package cmc
 // It accepts only RFC 8259 JSON, so it never takes text that
 // encoding/json would reject. Callers check UTF-8 validity first.
 
-// maxScanDepth bounds the scanner's recursion. Decode checks a smaller
-// limit first; direct ParseEntry callers fall back beyond it.
+// maxScanDepth bounds the scanner's recursion where no smaller limit
+// applies. Each scan function takes the room left for nested objects and
+// arrays, and a value that needs more fails the scan.
 const maxScanDepth = 256
 
 func isSpace(c byte) bool {
@@ -122,18 +123,18 @@ func scanNumber(data []byte, i int) (int, bool) {
 
 // scanValue reads the value that starts at data[i], which is not white
 // space, and returns the index after it.
-func scanValue(data []byte, i, depth int) (int, bool) {
-	if i >= len(data) || depth > maxScanDepth {
+func scanValue(data []byte, i, room int) (int, bool) {
+	if i >= len(data) {
 		return 0, false
 	}
 	switch c := data[i]; {
 	case c == '"':
 		end, _, ok := scanString(data, i)
 		return end, ok
-	case c == '{':
-		return scanObject(data, i, depth+1, nil)
-	case c == '[':
-		return scanArray(data, i, depth+1, nil)
+	case c == '{' && room > 0:
+		return scanObject(data, i, room-1, nil)
+	case c == '[' && room > 0:
+		return scanArray(data, i, room-1, nil)
 	case c == '-' || isDigit(c):
 		return scanNumber(data, i)
 	case c == 't':
@@ -160,7 +161,7 @@ type memberFunc func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd
 
 // scanObject reads the object that starts at data[i] == '{', calling
 // member, when not nil, for each member.
-func scanObject(data []byte, i, depth int, member memberFunc) (int, bool) {
+func scanObject(data []byte, i, room int, member memberFunc) (int, bool) {
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return i + 1, true
@@ -179,7 +180,7 @@ func scanObject(data []byte, i, depth int, member memberFunc) (int, bool) {
 			return 0, false
 		}
 		valueStart := skipSpace(data, i+1)
-		valueEnd, ok := scanValue(data, valueStart, depth)
+		valueEnd, ok := scanValue(data, valueStart, room)
 		if !ok {
 			return 0, false
 		}
@@ -203,14 +204,14 @@ func scanObject(data []byte, i, depth int, member memberFunc) (int, bool) {
 
 // scanArray reads the array that starts at data[i] == '[', calling
 // element, when not nil, with each element's span.
-func scanArray(data []byte, i, depth int, element func(start, end int)) (int, bool) {
+func scanArray(data []byte, i, room int, element func(start, end int)) (int, bool) {
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return i + 1, true
 	}
 	for {
 		start := i
-		end, ok := scanValue(data, start, depth)
+		end, ok := scanValue(data, start, room)
 		if !ok {
 			return 0, false
 		}
@@ -232,17 +233,6 @@ func scanArray(data []byte, i, depth int, element func(start, end int)) (int, bo
 	}
 }
 
-// scanDocument reads one value that fills data, white space aside, and
-// returns its span.
-func scanDocument(data []byte) (start, end int, ok bool) {
-	start = skipSpace(data, 0)
-	end, ok = scanValue(data, start, 0)
-	if !ok || skipSpace(data, end) != len(data) {
-		return 0, 0, false
-	}
-	return start, end, true
-}
-
 // memberSpan is where one object member lies: the key without its quotes,
 // and the value.
 type memberSpan struct {
@@ -254,7 +244,7 @@ type memberSpan struct {
 // scanMembers reads the object that starts at data[i] == '{' like
 // scanObject, appending each member's span to dst. Unlike a callback, a
 // dst backed by the caller's array stays on the caller's stack.
-func scanMembers(data []byte, i, depth int, dst []memberSpan) ([]memberSpan, int, bool) {
+func scanMembers(data []byte, i, room int, dst []memberSpan) ([]memberSpan, int, bool) {
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return dst, i + 1, true
@@ -273,7 +263,7 @@ func scanMembers(data []byte, i, depth int, dst []memberSpan) ([]memberSpan, int
 			return dst, 0, false
 		}
 		m.valueStart = skipSpace(data, i+1)
-		m.valueEnd, ok = scanValue(data, m.valueStart, depth)
+		m.valueEnd, ok = scanValue(data, m.valueStart, room)
 		if !ok {
 			return dst, 0, false
 		}
