@@ -215,7 +215,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 	limit := h.cfg.MaxBodyBytes
 	tooLarge := fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
 
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var maxBytesErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxBytesErr):
