@@ -93,6 +93,17 @@ func runBackfill(ctx context.Context, args []string, _ io.Reader, _, stderr io.W
 	if err != nil {
 		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
 	}
+
+	// Check the period before the credentials and NATS, so that a typo in
+	// --date is a usage error even where NATS cannot be reached.
+	var hourPtr *int
+	if *hour != -1 {
+		hourPtr = hour
+	}
+	if _, err := backfill.PeriodStart(*date, hourPtr, builder.Location, time.Now()); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
 	api, err := cmcapi.New(cmcapi.Config{
 		BaseURL: apiCfg.APIURL, APIUser: apiCfg.APIUser, APIKey: apiCfg.APIKey,
 		ServerComposition: apiCfg.ServerComposition, HTTPClient: &http.Client{Timeout: apiCfg.APITimeout},
@@ -113,10 +124,7 @@ func runBackfill(ctx context.Context, args []string, _ io.Reader, _, stderr io.W
 
 	runCfg := backfill.Config{
 		JS: js, Stream: cfg.StreamName, API: api, Builder: builder, Mode: mode,
-		Date: *date, DryRun: *dryRun, Logger: logger,
-	}
-	if *hour >= 0 {
-		runCfg.Hour = hour
+		Date: *date, Hour: hourPtr, DryRun: *dryRun, Logger: logger,
 	}
 	summary, err := backfill.Run(ctx, runCfg)
 	fmt.Fprintln(stderr, "backfill:", summary)

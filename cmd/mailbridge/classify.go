@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,11 +49,13 @@ Flags:
 	}
 
 	scanner := bufio.NewScanner(stdin)
-	scanner.Buffer(make([]byte, 64<<10), 1<<20)
+	scanner.Buffer(make([]byte, 64<<10), maxClassifyLine)
 	out := bufio.NewWriter(stdout)
 	encoder := json.NewEncoder(out)
 	encoder.SetEscapeHTML(false)
+	line := 0
 	for scanner.Scan() {
+		line++
 		verdict := bounce.Classify(bounce.Input{
 			Diagnostic:     scanner.Text(),
 			BounceCode:     *bounceCode,
@@ -62,8 +65,19 @@ Flags:
 			return fmt.Errorf("write output: %w", err)
 		}
 	}
-	if err := scanner.Err(); err != nil {
+	// Write the verdicts of the lines before a read error, so that the
+	// output still matches the input line by line up to the failing line.
+	flushErr := out.Flush()
+	if err := scanner.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return fmt.Errorf("read standard input: line %d is longer than %d bytes: pass one diagnostic per line", line+1, maxClassifyLine)
+	} else if err != nil {
 		return fmt.Errorf("read standard input: %w", err)
 	}
-	return out.Flush()
+	if flushErr != nil {
+		return fmt.Errorf("write output: %w", flushErr)
+	}
+	return nil
 }
+
+// maxClassifyLine is the longest input line classify reads, in bytes.
+const maxClassifyLine = 1 << 20

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
@@ -94,7 +95,7 @@ func TestClassifyCommandRejectsBadFlags(t *testing.T) {
 }
 
 func TestBuilderClassifiesFailures(t *testing.T) {
-	builder, err := newBuilder(serveConfig{CMCTimezone: "Asia/Tokyo", StreamConfig: StreamConfig{SubjectPrefix: "mail"}})
+	builder, err := newBuilder(serveConfig{IngressConfig: app.IngressConfig{CMCTimezone: "Asia/Tokyo"}, StreamConfig: StreamConfig{SubjectPrefix: "mail"}})
 	if err != nil {
 		t.Fatalf("newBuilder: %v", err)
 	}
@@ -136,5 +137,22 @@ func TestBuilderClassifiesFailures(t *testing.T) {
 				t.Errorf("%s: codes = %q %q, want 550 5.1.1", tc.file, data.SMTPCode, data.EnhancedStatus)
 			}
 		}
+	}
+}
+
+func TestClassifyCommandLongLineKeepsEarlierVerdicts(t *testing.T) {
+	input := "550 5.1.1 User unknown\n" + strings.Repeat("x", 2<<20) + "\n"
+	var stdout, stderr bytes.Buffer
+
+	code := run([]string{"classify"}, strings.NewReader(input), &stdout, &stderr)
+
+	if code != exitError {
+		t.Errorf("exit code = %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stdout.String(), `"reason":"userunknown"`) {
+		t.Errorf("stdout = %q, want the verdict of line 1", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "line 2") {
+		t.Errorf("stderr = %q, want the number of the long line", stderr.String())
 	}
 }

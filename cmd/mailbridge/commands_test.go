@@ -181,6 +181,9 @@ func TestReplayCommandUsageErrors(t *testing.T) {
 		{"replay", "--to", "ftp://example"},
 		{"replay", "--since", "2023-01-26", "--until", "2023-01-25"},
 		{"backfill"},
+		{"backfill", "--date", "2023-13-45"},
+		{"backfill", "--date", "2023-01-25", "--hour", "24"},
+		{"backfill", "--date", "2999-01-01"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, nil, &bytes.Buffer{}, &stderr); code != exitUsage {

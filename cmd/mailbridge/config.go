@@ -1,89 +1,46 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 )
 
 // envPrefix is the prefix of every environment variable.
-const envPrefix = "MAILBRIDGE"
+const envPrefix = app.EnvPrefix
 
-// NATSConfig is how every subcommand reaches NATS.
-type NATSConfig struct {
-	URL      string `envconfig:"NATS_URL" desc:"NATS server or cluster URLs, comma-separated; when empty, serve starts an embedded server and the other commands connect to EMBEDDED_NATS_ADDR"`
-	Creds    string `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
-	NKeyFile string `envconfig:"NATS_NKEY_FILE" desc:"path of an NKey seed file"`
-	TLSCA    string `envconfig:"NATS_TLS_CA" desc:"path of a PEM CA bundle that signs the NATS servers' certificates"`
-	TLSCert  string `envconfig:"NATS_TLS_CERT" desc:"path of a PEM client certificate for mutual TLS"`
-	TLSKey   string `envconfig:"NATS_TLS_KEY" desc:"path of the PEM key of NATS_TLS_CERT"`
+// NATSConfig is how every subcommand reaches NATS. Its fields are those of
+// app.NATSConfig, which the Lambda function reads too.
+type NATSConfig app.NATSConfig
 
-	EmbeddedAddr string `envconfig:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded NATS server (host:port); port -1 listens nowhere"`
-	DataDir      string `envconfig:"DATA_DIR" default:"./data" desc:"directory of the embedded server's JetStream store"`
-}
-
-// StreamConfig is the stream and its subjects.
-type StreamConfig struct {
-	StreamName      string        `envconfig:"STREAM_NAME" default:"MAIL" desc:"JetStream stream that stores the events"`
-	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"mail" desc:"first subject token(s) of every event, as in mail.deliveries.failed"`
-	StreamReplicas  int           `envconfig:"STREAM_REPLICAS" default:"1" desc:"stream replicas (3 on a three-node cluster)"`
-	StreamMaxAge    time.Duration `envconfig:"STREAM_MAX_AGE" default:"720h" desc:"events older than this are removed from the stream; 0 keeps them"`
-	StreamMaxBytes  int64         `envconfig:"STREAM_MAX_BYTES" default:"0" desc:"maximum stream size in bytes, 0 for no limit; when full, webhooks are answered 503 rather than old events dropped"`
-	DuplicateWindow time.Duration `envconfig:"DUPLICATE_WINDOW" default:"2m" desc:"how long JetStream drops a repeated event id"`
-}
-
-// LogConfig is the logger's configuration.
-type LogConfig struct {
-	Level  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	Format string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
-}
+// The other configuration blocks that every command shares live in
+// cmd/internal/app, so that the Lambda function reads them the same way.
+type (
+	// StreamConfig is the stream and its subjects.
+	StreamConfig = app.StreamConfig
+	// LogConfig is the logger's configuration.
+	LogConfig = app.LogConfig
+)
 
 // serveConfig is the configuration of "mailbridge serve".
 type serveConfig struct {
-	HTTPAddr             string        `envconfig:"HTTP_ADDR" default:":8080" desc:"listen address of the webhook ingress"`
-	CMCTimezone          string        `envconfig:"CMC_TIMEZONE" default:"Asia/Tokyo" desc:"time zone of CMC's created field, as set in the CMC webhook"`
-	WebhookBasicUser     string        `envconfig:"WEBHOOK_BASIC_USER" desc:"HTTP Basic user that CMC must send"`
-	WebhookBasicPassword string        `envconfig:"WEBHOOK_BASIC_PASSWORD" desc:"HTTP Basic password that CMC must send"`
-	WebhookAPIKey        string        `envconfig:"WEBHOOK_API_KEY" desc:"API key that CMC must send as Authorization: Bearer or as the api_key field"`
-	MaxBodyBytes         int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest webhook body in bytes, counted after gzip decompression"`
-	PublishTimeout       time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a webhook waits for JetStream to store its events before it is answered 503"`
-	CloudEventsMode      string        `envconfig:"CLOUDEVENTS_MODE" default:"binary" desc:"CloudEvents content mode on NATS: binary (ce- headers) or structured (application/cloudevents+json)"`
-	ShutdownTimeout      time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
-	PublishConnections   int           `envconfig:"PUBLISH_CONNECTIONS" default:"2" desc:"NATS connections the ingress publishes over; concurrent webhooks are spread across them"`
+	HTTPAddr           string        `envconfig:"HTTP_ADDR" default:":8080" desc:"listen address of the webhook ingress"`
+	ShutdownTimeout    time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
+	PublishConnections int           `envconfig:"PUBLISH_CONNECTIONS" default:"2" desc:"NATS connections the ingress publishes over; concurrent webhooks are spread across them"`
 
+	app.IngressConfig
 	NATSConfig
 	StreamConfig
 	LogConfig
 }
 
 // loadConfig reads the environment into cfg, a pointer to a config struct.
-func loadConfig(cfg any) error {
-	if err := envconfig.Process(envPrefix, cfg); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	return nil
-}
+func loadConfig(cfg any) error { return app.LoadConfig(cfg) }
 
 // writeVariables writes one line per environment variable of cfg with its
 // default and meaning.
-func writeVariables(w io.Writer, cfg any) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	format := "{{range .}}  {{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"
-	if err := envconfig.Usagef(envPrefix, cfg, tw, format); err != nil {
-		return err
-	}
-	return tw.Flush()
-}
+func writeVariables(w io.Writer, cfg any) error { return app.WriteVariables(w, cfg) }
 
 // splitURLs turns a comma-separated list into a NATS server list.
-func splitURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-	}
-	return strings.Join(parts, ",")
-}
+func splitURLs(list string) string { return app.SplitURLs(list) }

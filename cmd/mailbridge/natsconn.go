@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 	"github.com/mailbridge/mailbridge/pkg/embedded"
 )
 
@@ -23,55 +23,11 @@ type natsSetup struct {
 }
 
 // clientURL returns the URL that commands other than serve connect to.
-func (c NATSConfig) clientURL() string {
-	if c.URL != "" {
-		return splitURLs(c.URL)
-	}
-	return "nats://" + c.EmbeddedAddr
-}
+func (c NATSConfig) clientURL() string { return app.NATSConfig(c).ClientURL() }
 
 // options returns the connection options for c's credentials and TLS.
 func (c NATSConfig) options(name string, logger *slog.Logger) ([]nats.Option, error) {
-	opts := []nats.Option{
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				logger.Warn("nats disconnected", slog.Any("error", err))
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			logger.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subject := ""
-			if sub != nil {
-				subject = sub.Subject
-			}
-			logger.Error("nats async error", slog.String("nats_subject", subject), slog.Any("error", err))
-		}),
-	}
-	if c.Creds != "" {
-		opts = append(opts, nats.UserCredentials(c.Creds))
-	}
-	if c.NKeyFile != "" {
-		opt, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("MAILBRIDGE_NATS_NKEY_FILE: %w", err)
-		}
-		opts = append(opts, opt)
-	}
-	if c.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(c.TLSCA))
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return nil, errors.New("MAILBRIDGE_NATS_TLS_CERT and MAILBRIDGE_NATS_TLS_KEY must be set together")
-	}
-	if c.TLSCert != "" {
-		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
-	}
-	return opts, nil
+	return app.NATSConfig(c).Options(name, logger)
 }
 
 // connectNATS connects to MAILBRIDGE_NATS_URL, or starts the embedded

@@ -11,13 +11,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 	"github.com/mailbridge/mailbridge/pkg/ingress"
-	"github.com/mailbridge/mailbridge/pkg/mailevent"
-	"github.com/mailbridge/mailbridge/pkg/stream"
 )
 
 func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -55,14 +53,22 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // serve runs the ingress until ctx ends. When ready is not nil it receives
 // the HTTP listener's address once webhooks are accepted.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan<- net.Addr) error {
-	builder, err := newBuilder(cfg)
+	// Check the configuration before anything starts.
+	if _, err := newBuilder(cfg); err != nil {
+		return err
+	}
+	if (cfg.WebhookBasicUser == "") != (cfg.WebhookBasicPassword == "") {
+		return errors.New("MAILBRIDGE_WEBHOOK_BASIC_USER and MAILBRIDGE_WEBHOOK_BASIC_PASSWORD must be set together: set both to the ID and password entered in CMC, or neither")
+	}
+	tracingCfg, err := app.LoadTracingConfig()
 	if err != nil {
 		return err
 	}
-	mode, err := mailevent.ParseMode(cfg.CloudEventsMode)
+	tracerProvider, stopTracing, err := app.StartTracing(ctx, tracingCfg, "mailbridge", version, logger)
 	if err != nil {
-		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
+		return err
 	}
+	defer flushTraces(stopTracing, logger)
 
 	// Connect to NATS, or start the embedded server, and set up the stream.
 	setup, err := connectNATS(ctx, cfg.NATSConfig, "mailbridge ingress", logger)
@@ -71,48 +77,32 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	defer setup.close(logger)
 
-	js, err := jetstream.New(setup.conn, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	streamCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = stream.Ensure(streamCtx, js, streamSettings(cfg.StreamConfig))
-	cancel()
+	js, err := app.PrepareStream(ctx, setup.conn, cfg.StreamConfig, logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("stream ready", slog.String("stream", cfg.StreamConfig.StreamName),
-		slog.String("subjects", builder.Subjects.All()), slog.Int("replicas", cfg.StreamConfig.StreamReplicas))
 	publishers, closePublishers, err := connectPublishers(cfg, setup, logger)
 	if err != nil {
 		return err
 	}
 	defer closePublishers()
 
-	// Build the HTTP ingress.
+	// Build the HTTP ingress and the metrics of the NATS side.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	auth := ingress.Auth{
-		BasicUser:     cfg.WebhookBasicUser,
-		BasicPassword: cfg.WebhookBasicPassword,
-		APIKey:        cfg.WebhookAPIKey,
+	if err := registerNATSMetrics(registry, setup.conn, js, cfg.StreamConfig.StreamName, logger); err != nil {
+		return err
 	}
-	handler, err := ingress.New(setup.conn, js, ingress.Config{
-		StreamName:     cfg.StreamConfig.StreamName,
-		Builder:        builder,
-		Mode:           mode,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		PublishTimeout: cfg.PublishTimeout,
-		Auth:           auth,
+	handler, err := app.NewIngress(cfg.IngressConfig, cfg.StreamConfig, app.IngressDeps{
+		Conn:           setup.conn,
+		JS:             js,
 		Logger:         logger,
 		Registerer:     registry,
+		TracerProvider: tracerProvider,
 		Publishers:     publishers,
 	})
 	if err != nil {
 		return err
-	}
-	if !auth.Enabled() {
-		logger.Warn("webhook endpoint is open: set MAILBRIDGE_WEBHOOK_API_KEY or MAILBRIDGE_WEBHOOK_BASIC_USER and _PASSWORD to require authentication")
 	}
 
 	// Start the consumers that run beside the ingress, and wait for them to

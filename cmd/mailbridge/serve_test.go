@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/cmd/internal/app"
 )
 
 // lockedBuffer collects log output written from several goroutines.
@@ -55,11 +57,13 @@ func testServeConfig(t *testing.T) serveConfig {
 	t.Helper()
 	return serveConfig{
 		HTTPAddr:        "127.0.0.1:0",
-		CMCTimezone:     "Asia/Tokyo",
-		MaxBodyBytes:    4 << 20,
-		PublishTimeout:  5 * time.Second,
-		CloudEventsMode: "binary",
 		ShutdownTimeout: 10 * time.Second,
+		IngressConfig: app.IngressConfig{
+			CMCTimezone:     "Asia/Tokyo",
+			MaxBodyBytes:    4 << 20,
+			PublishTimeout:  5 * time.Second,
+			CloudEventsMode: "binary",
+		},
 		NATSConfig: NATSConfig{
 			EmbeddedAddr: "127.0.0.1:0",
 			DataDir:      t.TempDir(),
@@ -182,5 +186,25 @@ func TestServeEndToEnd(t *testing.T) {
 		if n := len(logs.records(t, line)); n != 0 {
 			t.Errorf("log has %q", line)
 		}
+	}
+}
+
+func TestServeBasicUserWithoutPassword(t *testing.T) {
+	t.Parallel()
+	cfg := testServeConfig(t)
+	cfg.WebhookBasicUser = "cmc"
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+
+	err := serve(context.Background(), cfg, logger, nil)
+
+	if err == nil {
+		t.Fatal("serve returned nil, want a configuration error")
+	}
+	if !strings.Contains(err.Error(), "MAILBRIDGE_WEBHOOK_BASIC_PASSWORD") {
+		t.Errorf("error = %q, want it to name MAILBRIDGE_WEBHOOK_BASIC_PASSWORD", err)
+	}
+	if started := logs.records(t, "embedded nats server started"); len(started) > 0 {
+		t.Error("the embedded NATS server started before the configuration was checked")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,10 +153,20 @@ func ParseRules(r io.Reader) (Rules, error) {
 	if _, err := body.ReadFrom(r); err != nil {
 		return Rules{}, fmt.Errorf("read rules: %w", err)
 	}
-	dec := yaml.NewDecoder(&body)
-	dec.KnownFields(true)
-	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+	// Check the field names on the document's nodes, which keep the file's
+	// line numbers, before decoding.
+	var doc yaml.Node
+	if err := yaml.NewDecoder(&body).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	if len(doc.Content) > 0 && doc.Content[0].Tag != "!!null" {
+		root := doc.Content[0]
+		if err := checkFields(root, ruleFileFields); err != nil {
+			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+		}
+		if err := root.Decode(&file); err != nil {
+			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+		}
 	}
 
 	defaults := DefaultRules()
@@ -201,6 +212,13 @@ func decodeRule(node *yaml.Node, target any) error {
 	if node.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: expected a mapping of the rule's fields", node.Line)
 	}
+	allowed := rateRuleFields
+	if _, ok := target.(*SilenceRule); ok {
+		allowed = silenceRuleFields
+	}
+	if err := checkFields(node, allowed); err != nil {
+		return err
+	}
 	hasEnabled := false
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		if node.Content[i].Value == "enabled" {
@@ -223,6 +241,29 @@ func decodeRule(node *yaml.Node, target any) error {
 			rule.Enabled = true
 		case *SilenceRule:
 			rule.Enabled = true
+		}
+	}
+	return nil
+}
+
+// The field names a rule file may use, at the top level and in each rule.
+var (
+	ruleFileFields    = []string{"cooldown", RuleHardBounceRate, RuleDomainFailureRate, RuleDeferralRate, RuleSilence}
+	rateRuleFields    = []string{"enabled", "warning", "critical", "window", "min_volume", "cooldown"}
+	silenceRuleFields = []string{"enabled", "warning", "critical", "cooldown"}
+)
+
+// checkFields returns an error naming the line of the first key of a
+// mapping node that is not in allowed. yaml's own KnownFields error names
+// the Go type, and for a rule its line counts from the rule, not the file.
+func checkFields(node *yaml.Node, allowed []string) error {
+	if node.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping of field names such as %s", node.Line, allowed[0])
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key := node.Content[i]
+		if !slices.Contains(allowed, key.Value) {
+			return fmt.Errorf("line %d: unknown field %q: use %s", key.Line, key.Value, strings.Join(allowed, ", "))
 		}
 	}
 	return nil

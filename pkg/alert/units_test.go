@@ -79,6 +79,30 @@ func TestParseRulesErrorsNameField(t *testing.T) {
 	}
 }
 
+func TestParseRulesUnknownFieldLine(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"top level", "cooldown: 2h\nhard_bounce_rat:\n  warning: 5%\n", `line 2: unknown field "hard_bounce_rat"`},
+		{"in a rule", "cooldown: 2h\nhard_bounce_rate:\n  warning: 5%\n  critcal: 10%\n", `rules.hard_bounce_rate: line 4: unknown field "critcal"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseRules(strings.NewReader(c.yaml))
+			if !errors.Is(err, ErrInvalidRules) {
+				t.Fatalf("error = %v, want ErrInvalidRules", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error = %q, want it to contain %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "struct") {
+				t.Errorf("error = %q, want no Go type names", err)
+			}
+		})
+	}
+}
+
 func TestRatioUnmarshalText(t *testing.T) {
 	t.Parallel()
 	for text, want := range map[string]Ratio{"5%": 0.05, "12.5%": 0.125, "0.2": 0.2, " 50 % ": 0.5} {

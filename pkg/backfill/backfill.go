@@ -184,22 +184,28 @@ func (cfg *Config) validate() (time.Time, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	loc := cfg.Builder.Location
+	return PeriodStart(cfg.Date, cfg.Hour, cfg.Builder.Location, cfg.Now())
+}
+
+// PeriodStart checks a backfill's date (yyyy-mm-dd) and optional hour,
+// read in loc (UTC when nil), and returns the start of the period. It
+// returns an error wrapping ErrInvalidConfig for a malformed date, an
+// hour outside 0 to 23, or a period that starts after now.
+func PeriodStart(date string, hour *int, loc *time.Location, now time.Time) (time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-
-	start, err := time.ParseInLocation(time.DateOnly, cfg.Date, loc)
+	start, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: date %q is not a date such as 2023-01-25", ErrInvalidConfig, cfg.Date)
+		return time.Time{}, fmt.Errorf("%w: date %q is not a date such as 2023-01-25", ErrInvalidConfig, date)
 	}
-	if cfg.Hour != nil {
-		if *cfg.Hour < 0 || *cfg.Hour > 23 {
-			return time.Time{}, fmt.Errorf("%w: hour %d is not between 0 and 23", ErrInvalidConfig, *cfg.Hour)
+	if hour != nil {
+		if *hour < 0 || *hour > 23 {
+			return time.Time{}, fmt.Errorf("%w: hour %d is not between 0 and 23", ErrInvalidConfig, *hour)
 		}
-		start = start.Add(time.Duration(*cfg.Hour) * time.Hour)
+		start = start.Add(time.Duration(*hour) * time.Hour)
 	}
-	if start.After(cfg.Now()) {
+	if start.After(now) {
 		return time.Time{}, fmt.Errorf("%w: %s is in the future in %s, and CMC lists only past records", ErrInvalidConfig, start.Format("2006-01-02 15:04"), loc)
 	}
 	return start, nil

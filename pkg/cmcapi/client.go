@@ -2,6 +2,7 @@ package cmcapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,8 +164,12 @@ func (c *Client) List(ctx context.Context, kind Kind, q Query, page int) ([]json
 // ListAll reads every page of a list in order, one request at a time, and
 // calls handle with each page's records. It stops after the first page
 // with fewer than PageSize records and returns the number of records.
+// A full page equal to the one before it is an error wrapping
+// ErrMalformedResponse, because an API that ignores the page parameter
+// would otherwise be asked for MaxPages pages.
 func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]json.RawMessage) error) (int, error) {
 	total := 0
+	var previous [sha256.Size]byte
 	for page := 0; ; page++ {
 		if page >= c.cfg.MaxPages {
 			return total, fmt.Errorf("list %s: %w: stopped after %d pages of %d records", kind, ErrTooManyPages, page, c.cfg.PageSize)
@@ -173,6 +178,12 @@ func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]
 		if err != nil {
 			return total, err
 		}
+		digest := pageDigest(records)
+		if page > 0 && len(records) > 0 && digest == previous {
+			return total, fmt.Errorf("list %s page %d: %w: the page repeats page %d, so the API ignores the page parameter p",
+				kind, page, ErrMalformedResponse, page-1)
+		}
+		previous = digest
 		total += len(records)
 		if len(records) > 0 {
 			if err := handle(records); err != nil {
@@ -183,6 +194,19 @@ func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]
 			return total, nil
 		}
 	}
+}
+
+// pageDigest returns a digest of a page's records, to find a page that
+// repeats the one before it.
+func pageDigest(records []json.RawMessage) [sha256.Size]byte {
+	h := sha256.New()
+	for _, record := range records {
+		h.Write(record)
+		h.Write([]byte{0})
+	}
+	var digest [sha256.Size]byte
+	h.Sum(digest[:0])
+	return digest
 }
 
 // errorBody is the part of CMC's error response that the client reads.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mailbridge/mailbridge/internal/cmcapitest"
@@ -180,5 +181,38 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := cmcapi.New(cfg); err == nil {
 			t.Errorf("New(%+v) err = nil, want an error", cfg)
 		}
+	}
+}
+
+func TestListAllStopsWhenPageRepeats(t *testing.T) {
+	t.Parallel()
+	// This stand-in ignores p and returns the same full page for every
+	// request.
+	page, err := json.Marshal(map[string][]json.RawMessage{"deliveries": records(cmcapi.MaxPageSize, "d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	client, err := cmcapi.New(cmcapi.Config{
+		BaseURL: srv.URL, APIUser: cmcapitest.APIUser, APIKey: cmcapitest.APIKey, ServerComposition: cmcapitest.ServerComposition,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = client.ListAll(context.Background(), cmcapi.KindDeliveries, cmcapi.Query{Date: "2023-01-25"},
+		func([]json.RawMessage) error { return nil })
+
+	if !errors.Is(err, cmcapi.ErrMalformedResponse) {
+		t.Errorf("error = %v, want ErrMalformedResponse", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("requests = %d, want 2: the repeat is seen on the second page", n)
 	}
 }

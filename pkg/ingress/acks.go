@@ -34,6 +34,7 @@ type ackCollector struct {
 // ackWait is one request waiting for its pub acks.
 type ackWait struct {
 	acked     []bool
+	failed    []bool
 	duplicate []bool
 	remaining int
 	err       error
@@ -56,9 +57,9 @@ func newAckCollector(nc *nats.Conn, stream string) (*ackCollector, error) {
 }
 
 // publish sends every message, then waits until JetStream has acknowledged
-// all of them or ctx ends, marking the duplicates. It returns the first
-// error JetStream reported for a message, and no error only when every
-// message is stored.
+// all of them or ctx ends, marking each message stored or duplicate as its
+// ack said. It returns the first error JetStream reported for a message,
+// and no error only when every message is stored.
 //
 // NOTE: a "no responders" answer (no stream listening, as during a
 // JetStream leader election) fails the request at once instead of being
@@ -67,6 +68,7 @@ func newAckCollector(nc *nats.Conn, stream string) (*ackCollector, error) {
 func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 	wait := &ackWait{
 		acked:     make([]bool, len(batch)),
+		failed:    make([]bool, len(batch)),
 		duplicate: make([]bool, len(batch)),
 		remaining: len(batch),
 		done:      make(chan struct{}),
@@ -95,22 +97,24 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 		}
 	}
 
+	var timedOut error
 	select {
 	case <-wait.done:
 	case <-ctx.Done():
-		c.mu.Lock()
-		missing := wait.remaining
-		c.mu.Unlock()
-		return fmt.Errorf("waiting for %d pub acks: %w: %w", missing, errNotStored, ctx.Err())
+		timedOut = ctx.Err()
 	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range batch {
+		batch[i].stored = wait.acked[i] && !wait.failed[i]
+		batch[i].duplicate = wait.duplicate[i]
+	}
 	if wait.err != nil {
 		return wait.err
 	}
-	for i := range batch {
-		batch[i].duplicate = wait.duplicate[i]
+	if timedOut != nil {
+		return fmt.Errorf("waiting for %d pub acks: %w: %w", wait.remaining, errNotStored, timedOut)
 	}
 	return nil
 }
@@ -138,8 +142,11 @@ func (c *ackCollector) handleAck(m *nats.Msg) {
 	wait.acked[index] = true
 	wait.duplicate[index] = duplicate
 	wait.remaining--
-	if ackErr != nil && wait.err == nil {
-		wait.err = fmt.Errorf("pub ack for message %d: %w: %w", index, errNotStored, ackErr)
+	if ackErr != nil {
+		wait.failed[index] = true
+		if wait.err == nil {
+			wait.err = fmt.Errorf("pub ack for message %d: %w: %w", index, errNotStored, ackErr)
+		}
 	}
 	if !wait.closed && (wait.err != nil || wait.remaining == 0) {
 		wait.closed = true

@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -52,6 +54,11 @@ type Config struct {
 	// connection, over which requests are spread round-robin besides the
 	// one given to New. Defaults to none.
 	Publishers []jetstream.JetStream
+
+	// TracerProvider makes a span per webhook and per published event, and
+	// each event carries its publish span's traceparent. Defaults to a
+	// no-op provider: no spans and no traceparent.
+	TracerProvider trace.TracerProvider
 }
 
 // Auth is the webhook authentication. When both are set, a request passing
@@ -93,6 +100,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
 	}
 	if (cfg.Auth.BasicUser == "") != (cfg.Auth.BasicPassword == "") {
 		return cfg, errors.New("ingress: Basic authentication needs both a user and a password")

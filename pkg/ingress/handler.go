@@ -20,9 +20,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // Headers of messages on the rejected subject.
@@ -48,6 +50,7 @@ type Handler struct {
 	cfg     Config
 	metrics *metrics
 	publish *publisherSet
+	tracer  trace.Tracer
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -61,7 +64,11 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingress: %w", err)
 	}
-	return &Handler{js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer), publish: publish}, nil
+	return &Handler{
+		js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
+		tracer:  c.TracerProvider.Tracer(tracing.ScopeName),
+		publish: publish,
+	}, nil
 }
 
 // request is the state of one webhook request.
@@ -80,7 +87,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		received:    time.Now(),
 		contentType: r.Header.Get("Content-Type"),
 	}
+	ctx, span := tracing.StartWebhook(h.tracer, r)
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", req.id)
 	status, result := h.serve(w, r, req)
+	tracing.EndWebhook(span, status, req.id)
 
 	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), eventTypeLabel(req.eventType)).Inc()
 	level := slog.LevelInfo
@@ -98,6 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("duplicates", result.Duplicates),
 		slog.Int("rejected", result.Rejected),
 		slog.Duration("duration", time.Since(req.received)),
+		traceAttr(span),
 	)
 }
 
@@ -160,7 +172,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			batchMsgs = append(batchMsgs, pending{msg: msg})
 			continue
 		}
-		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type})
+		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type, span: span})
 		if debug {
 			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
 				slog.String("request_id", req.id), slog.String("event_id", ev.ID),
@@ -374,6 +387,15 @@ func headerSafe(text string) string {
 		text = text[:1024]
 	}
 	return text
+}
+
+// traceAttr returns the trace_id log attribute of span, or an empty Attr,
+// which slog leaves out, when tracing is off.
+func traceAttr(span trace.Span) slog.Attr {
+	if sc := span.SpanContext(); sc.IsValid() {
+		return slog.String("trace_id", sc.TraceID().String())
+	}
+	return slog.Attr{}
 }
 
 func shortError(err error) string {

@@ -5,6 +5,9 @@ import (
 	"errors"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // pending is one message of a request on its way to JetStream.
@@ -13,6 +16,16 @@ type pending struct {
 	eventType string // CloudEvent type, or "" for a rejected record
 	// duplicate is set by publishAll when JetStream had the message already.
 	duplicate bool
+	// stored is set by publishAll when JetStream acknowledged the message.
+	stored bool
+	// span is the publish span of an event, or nil with tracing off.
+	span trace.Span
+}
+
+// endSpan ends p's publish span once; err is why it was not stored.
+func (p *pending) endSpan(err error) {
+	tracing.EndPublish(p.span, p.duplicate, err)
+	p.span = nil
 }
 
 // errNotStored is wrapped by publishAll's errors: at least one message of
@@ -23,6 +36,18 @@ var errNotStored = errors.New("not stored")
 // waits until JetStream has acknowledged all of them or ctx ends, marking
 // the duplicates. On error some messages may still be stored later; their
 // ids make a retry of the same batch store each of them once.
-func (h *Handler) publishAll(ctx context.Context, batch []pending) error {
+//
+// Every message's publish span ends when the request's last pub ack
+// arrives, or with the error, as stored when its own ack had arrived.
+func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
+	defer func() {
+		for i := range batch {
+			if batch[i].stored {
+				batch[i].endSpan(nil)
+			} else {
+				batch[i].endSpan(err)
+			}
+		}
+	}()
 	return h.publish.pick().publish(ctx, batch)
 }

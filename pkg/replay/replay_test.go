@@ -252,3 +252,19 @@ func TestRunInvalidSelection(t *testing.T) {
 		t.Errorf("err = %v, want ErrInvalidConfig", err)
 	}
 }
+
+func TestSelectionRejectsUnknownType(t *testing.T) {
+	t.Parallel()
+	for _, eventType := range []string{"bounces", "delivery.failure", "jp.smtps.cmc.bouncee"} {
+		s := replay.Selection{Types: []string{eventType}}
+		if err := s.Validate(); !errors.Is(err, replay.ErrInvalidConfig) {
+			t.Errorf("--type %s: err = %v, want ErrInvalidConfig", eventType, err)
+		}
+	}
+	for _, eventType := range []string{"bounce", "delivery", "delivery.failed", "jp.smtps.cmc.block"} {
+		s := replay.Selection{Types: []string{eventType}}
+		if err := s.Validate(); err != nil {
+			t.Errorf("--type %s: err = %v, want nil", eventType, err)
+		}
+	}
+}

@@ -59,12 +59,33 @@ func (s *Selection) Validate() error {
 	if s.ToSeq > 0 && s.FromSeq > s.ToSeq {
 		return fmt.Errorf("%w: --from-seq %d is after --to-seq %d", ErrInvalidConfig, s.FromSeq, s.ToSeq)
 	}
+	for _, t := range s.Types {
+		if !knownType(t) {
+			return fmt.Errorf("%w: type %q matches no event type: use bounce, block, delivery or delivery.<status> (queued, succeeded, failed, deferred, unknown)", ErrInvalidConfig, t)
+		}
+	}
 	for _, subject := range s.Subjects {
 		if subject == "" || strings.ContainsAny(subject, " \t\r\n") {
 			return fmt.Errorf("%w: subject filter %q is empty or contains white space", ErrInvalidConfig, subject)
 		}
 	}
 	return nil
+}
+
+// knownType reports whether a Types entry selects at least one of the
+// CloudEvent types of CMC records, so that a typo such as "bounces" is
+// an error rather than a replay of nothing.
+func knownType(t string) bool {
+	t = strings.TrimSpace(t)
+	if !strings.HasPrefix(t, mailevent.TypePrefix) {
+		t = mailevent.TypePrefix + t
+	}
+	for _, known := range mailevent.Types() {
+		if known == t || strings.HasPrefix(known, t+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // streamRange returns the part of the stream that can hold the selection.
