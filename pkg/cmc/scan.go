@@ -233,8 +233,8 @@ func scanArray(data []byte, i, room int, element func(start, end int)) (int, boo
 	}
 }
 
-// memberSpan is where one object member lies: the key without its quotes,
-// and the value.
+// memberSpan is the position of one object member: the key without its
+// quotes, and the value.
 type memberSpan struct {
 	keyStart, keyEnd     int
 	valueStart, valueEnd int

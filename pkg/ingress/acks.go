@@ -58,7 +58,7 @@ func newAckCollector(nc *nats.Conn, stream string) (*ackCollector, error) {
 
 // publish sends every message, then waits until JetStream has acknowledged
 // all of them or ctx ends, marking each message stored or duplicate as its
-// ack said. It returns the first error JetStream reported for a message,
+// ack reported. It returns the first error JetStream reported for a message,
 // and no error only when every message is stored.
 //
 // NOTE: a "no responders" answer (no stream listening, as during a
@@ -155,7 +155,7 @@ func (c *ackCollector) handleAck(m *nats.Msg) {
 }
 
 // readPubAck reads a JetStream pub ack: whether the message was a
-// duplicate, or the error JetStream answered instead.
+// duplicate, or the error JetStream returned instead.
 func readPubAck(m *nats.Msg) (duplicate bool, err error) {
 	if len(m.Data) == 0 {
 		if m.Header.Get("Status") == "503" {
