@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -100,6 +101,8 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 
+	setReplayGCPercent()
+
 	nc, err := connectClient(cfg.NATSConfig, "mailbridge replay", logger)
 	if err != nil {
 		return err
@@ -186,4 +189,20 @@ func retriesFlag(n int) int {
 		return -1
 	}
 	return n
+}
+
+// replayGCPercent is the garbage collector target that replay runs with.
+// The NATS client allocates a message, a header map and its strings for
+// every stored message while the live heap stays near the client's
+// pending buffer, so collecting less often cut the CPU per event from
+// 12.2 to 9.2 µs in BenchmarkRunToStdout (300,000 events, embedded server,
+// 2-core AMD EPYC), for a heap of a few tens of MiB.
+const replayGCPercent = 400
+
+// setReplayGCPercent sets replayGCPercent unless GOGC already set another
+// value than the default of 100.
+func setReplayGCPercent() {
+	if previous := debug.SetGCPercent(replayGCPercent); previous != 100 {
+		debug.SetGCPercent(previous)
+	}
 }

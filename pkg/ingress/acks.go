@@ -92,7 +92,12 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 			msg.Header = nats.Header{}
 		}
 		msg.Header[jetstream.ExpectedStreamHeader] = []string{c.stream}
-		if err := c.nc.PublishMsg(msg); err != nil {
+		err := c.nc.PublishMsg(msg)
+		// The reply subject is this request's alone: a message kept for a
+		// later publish, such as by the ingress's disk buffer, must not
+		// carry it.
+		msg.Reply = ""
+		if err != nil {
 			return fmt.Errorf("publish to %s: %w: %w", msg.Subject, errNotStored, err)
 		}
 	}

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
@@ -49,5 +50,12 @@ func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 			}
 		}
 	}()
-	return h.publish.pick().publish(ctx, batch)
+
+	// While the connection is down, publishes would only wait in the
+	// reconnect buffer until ctx ends: answer at once instead.
+	collector := h.publish.pick()
+	if !collector.nc.IsConnected() {
+		return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, nats.ErrDisconnected)
+	}
+	return collector.publish(ctx, batch)
 }

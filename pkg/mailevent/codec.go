@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -121,8 +123,9 @@ func AppendStructured(dst []byte, ev *Event) []byte {
 	if ev.DataSchema != "" {
 		w.str("dataschema", ev.DataSchema)
 	}
-	for name, value := range ev.Extensions {
-		w.str(name, value)
+	// Sorted names give the same bytes for the same event every time.
+	for _, name := range slices.Sorted(maps.Keys(ev.Extensions)) {
+		w.str(name, ev.Extensions[name])
 	}
 	if ev.Data != nil {
 		if isJSONContentType(ev.DataContentType) && json.Valid(ev.Data) {
@@ -152,13 +155,16 @@ func Decode(header nats.Header, data []byte) (Event, error) {
 
 func decodeBinary(header nats.Header, data []byte) (Event, error) {
 	var ev Event
+	// ce-datacontenttype wins over content-type whatever the map order.
+	var contentType string
+	var hasCEContentType bool
 	for key, values := range header {
 		if len(values) == 0 {
 			continue
 		}
 		lower := strings.ToLower(key)
 		if lower == HeaderContentType {
-			ev.DataContentType = values[0]
+			contentType = values[0]
 			continue
 		}
 		name, ok := strings.CutPrefix(lower, headerPrefix)
@@ -170,12 +176,15 @@ func decodeBinary(header nats.Header, data []byte) (Event, error) {
 			return Event{}, fmt.Errorf("header %s: %w", key, err)
 		}
 		if name == "datacontenttype" {
-			ev.DataContentType = value
+			ev.DataContentType, hasCEContentType = value, true
 			continue
 		}
 		if err := ev.setAttribute(name, value); err != nil {
 			return Event{}, err
 		}
+	}
+	if !hasCEContentType {
+		ev.DataContentType = contentType
 	}
 	ev.Data = data
 	return ev, ev.checkRequired()

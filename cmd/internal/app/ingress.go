@@ -51,6 +51,10 @@ type IngressDeps struct {
 	// Publishers are further JetStream contexts, each on its own
 	// connection, that the ingress spreads its publishes over.
 	Publishers []jetstream.JetStream
+
+	// Buffer keeps accepted batches on local disk while JetStream is
+	// unreachable. Nil answers 503 instead.
+	Buffer ingress.Buffer
 }
 
 // NewIngress builds the webhook handler from its configuration. It warns
@@ -80,6 +84,7 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		Registerer:     deps.Registerer,
 		TracerProvider: deps.TracerProvider,
 		Publishers:     deps.Publishers,
+		Buffer:         deps.Buffer,
 	})
 	if err != nil {
 		return nil, err
