@@ -61,10 +61,11 @@ func newAckCollector(nc *nats.Conn, stream string) (*ackCollector, error) {
 // ack reported. It returns the first error JetStream reported for a message,
 // and no error only when every message is stored.
 //
-// NOTE: a "no responders" answer (no stream listening, as during a
-// JetStream leader election) fails the request at once instead of being
-// retried after a pause as PublishMsgAsync does; the sender gets 503 and
-// retries the whole batch, which the message ids make safe.
+// NOTE: a "no responders" reply (no stream listening, as during a
+// JetStream leader election) fails the request at once, where
+// PublishMsgAsync retries after a pause. The batch then goes to the disk
+// buffer when one is configured, and otherwise the sender gets 503 and
+// retries it, which the message ids make safe.
 func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 	wait := &ackWait{
 		acked:     make([]bool, len(batch)),
