@@ -177,6 +177,9 @@ type Alerter struct {
 	states map[string]State
 	store  *stateStore
 
+	// settling counts the goroutines that clear sent transitions.
+	settling sync.WaitGroup
+
 	// Set by Run before the durable consumer starts, then read-only.
 	started   time.Time
 	cut       uint64
@@ -273,6 +276,9 @@ func (a *Alerter) run(ctx context.Context) error {
 	var notifyWG sync.WaitGroup
 	a.queues.start(notifyCtx, &notifyWG)
 
+	if err := a.sendPending(ctx); err != nil {
+		a.cfg.Logger.Error("sending pending alerts failed", slog.Any("error", err))
+	}
 	if err := a.Evaluate(ctx); err != nil {
 		a.cfg.Logger.Error("alert evaluation failed", slog.Any("error", err))
 	}
@@ -310,6 +316,7 @@ func (a *Alerter) run(ctx context.Context) error {
 		stopNotify()
 		<-waited
 	}
+	a.settling.Wait()
 	a.cfg.Logger.Info("alerter stopped")
 	if ctx.Err() != nil {
 		// A stop while the consumer was still being created is a stop.

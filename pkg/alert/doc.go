@@ -12,5 +12,8 @@
 // the CloudEvent, and the log.
 //
 // On start the Alerter rebuilds its windows from the stream, so a restart
-// neither forgets a spike nor sends an alert twice.
+// neither forgets a spike nor sends a new alert for it. A transition is
+// stored with its state before it is sent, and a process killed before
+// every notifier was done with it sends it again on its next start, with
+// the same CloudEvent id.
 package alert

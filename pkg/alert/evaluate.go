@@ -175,25 +175,100 @@ func (a *Alerter) apply(ctx context.Context, ev *evaluation, now time.Time) erro
 		return nil
 	}
 
+	// The transition is stored with the state before it is sent, so that
+	// a crash in between leaves it for the next start to send.
+	next.Pending = &PendingAlert{Time: now.UTC(), Data: a.alertData(ev, prev, next, tr, now)}
 	stored, err := a.store.put(ctx, next)
 	if err != nil {
 		return a.stateConflict(ctx, name, err)
 	}
 	a.states[name] = stored
+	a.metrics.transitions.WithLabelValues(ev.rule, string(tr), string(next.Level)).Inc()
+	return a.send(ctx, name, stored)
+}
 
-	alert, err := newAlert(a.cfg.Subjects, a.alertData(ev, prev, stored, tr, now), now)
+// send publishes the pending transition of a stored state and queues it
+// for every notifier. Once every notifier is done with it, settle clears
+// it from the state. The caller holds a.evalMu.
+func (a *Alerter) send(ctx context.Context, name string, st State) error {
+	alert, err := newAlert(a.cfg.Subjects, st.Pending.Data, st.Pending.Time)
 	if err != nil {
 		return err
 	}
-	a.metrics.transitions.WithLabelValues(ev.rule, string(tr), string(alert.Data.Level)).Inc()
 	var publishErr error
 	if _, err := a.js.PublishMsg(ctx, mailevent.Encode(&alert.Event, alert.Subject, a.cfg.Mode)); err != nil {
 		publishErr = fmt.Errorf("publish alert %s: %w", alert.Subject, err)
+	}
+	published, sequence := publishErr == nil, st.Sequence
+	alert.remaining.Store(int32(len(a.queues)))
+	alert.settled = func() {
+		// settle takes a.evalMu, which the caller of send may hold when a
+		// full queue drops the alert.
+		a.settling.Add(1)
+		go func() {
+			defer a.settling.Done()
+			a.settle(name, sequence, published)
+		}()
 	}
 	for _, q := range a.queues {
 		q.enqueue(alert)
 	}
 	return publishErr
+}
+
+// settle clears a state's pending transition once it is published and
+// every notifier is done with it, unless a later transition replaced it.
+// A transition whose publish failed stays pending, so the next start
+// publishes it, and notifies it, again.
+func (a *Alerter) settle(name string, sequence uint64, published bool) {
+	if !published {
+		return
+	}
+	a.evalMu.Lock()
+	defer a.evalMu.Unlock()
+	st, ok := a.states[name]
+	if !ok || st.Pending == nil || st.Sequence != sequence {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st.Pending = nil
+	stored, err := a.store.put(ctx, st)
+	if err != nil {
+		if err := a.stateConflict(ctx, name, err); err != nil {
+			// The transition went out, so the only cost is that the next
+			// start sends it again, with the same id.
+			a.cfg.Logger.Warn("clear sent alert from its state failed", slog.String("alert_rule", st.Rule),
+				slog.Uint64("sequence", sequence), slog.Any("error", err))
+		}
+		return
+	}
+	a.states[name] = stored
+}
+
+// sendPending sends the transitions that a previous process stored and
+// may not have sent, because it stopped or was killed before the last
+// notifier was done with them. A transition that did go out goes out again
+// with the same CloudEvent id, which JetStream drops within the stream's
+// duplicate window and receivers should drop as well.
+func (a *Alerter) sendPending(ctx context.Context) error {
+	a.evalMu.Lock()
+	defer a.evalMu.Unlock()
+	var errs []error
+	sent := 0
+	for name, st := range a.states {
+		if st.Pending == nil {
+			continue
+		}
+		sent++
+		if err := a.send(ctx, name, st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if sent > 0 {
+		a.cfg.Logger.Info("pending alerts of the previous run sent again", slog.Int("alerts", sent))
+	}
+	return errors.Join(errs...)
 }
 
 // stateConflict reloads a state that another process changed, so that

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -96,6 +97,19 @@ type Alert struct {
 	Event   mailevent.Event
 	Subject string
 	Data    Data
+
+	// remaining counts the notifiers not yet done with the alert; the
+	// last one calls settled.
+	remaining atomic.Int32
+	settled   func()
+}
+
+// release marks one notifier as done with the alert, whether it sent,
+// failed or dropped it.
+func (a *Alert) release() {
+	if a.remaining.Add(-1) == 0 && a.settled != nil {
+		a.settled()
+	}
 }
 
 // topCounts returns the n largest entries of m, largest first, ties by

@@ -45,6 +45,7 @@ func (q *queue) enqueue(alert *Alert) {
 		q.logger.Warn("alert notification dropped: notifier queue is full",
 			slog.String("notifier", q.notifier.Name()), slog.String("alert_rule", alert.Data.Rule),
 			slog.String("alert_key", alert.Data.Key), slog.Int("queue_size", cap(q.alerts)))
+		alert.release()
 	}
 }
 
@@ -58,9 +59,11 @@ func (q *queue) run(ctx context.Context) {
 			q.logger.Error("alert notification failed", slog.String("notifier", q.notifier.Name()),
 				slog.String("alert_rule", alert.Data.Rule), slog.String("alert_key", alert.Data.Key),
 				slog.String("alert_id", alert.Event.ID), slog.Any("error", err))
+			alert.release()
 			continue
 		}
 		q.metrics.notifications.WithLabelValues(q.notifier.Name(), "sent").Inc()
+		alert.release()
 	}
 }
 

@@ -62,12 +62,25 @@ type State struct {
 	// Sequence counts the notifications of this rule and key; it makes
 	// each transition's CloudEvent id.
 	Sequence uint64 `json:"sequence"`
+	// Pending is the last transition until it is published and every
+	// notifier has had it; nil after that. It is stored together with the
+	// state it leads to, so a process killed in between sends it again
+	// on its next start.
+	Pending *PendingAlert `json:"pending,omitempty"`
 
 	revision uint64 // KV revision the state was read at; 0 when new
 }
 
 // firing reports whether the alert is at warning or critical.
 func (s *State) firing() bool { return s.Level.rank() > 0 }
+
+// PendingAlert is a transition stored before it is sent: its CloudEvent
+// time and data, from which the same CloudEvent, id included, is built
+// again.
+type PendingAlert struct {
+	Time time.Time `json:"time"`
+	Data Data      `json:"data"`
+}
 
 // decide returns the next state for the level evaluated now and the
 // transition to notify, or "" when nothing is to be sent.
