@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	// Start the consumers that run beside the ingress, and wait for them to
 	// stop after the HTTP server has.
-	env := componentEnv{Conn: setup.conn, JS: js, Logger: logger, Registry: registry, Serve: cfg}
+	env := componentEnv{Conn: setup.conn, JS: js, Logger: logger, Registry: registry, TracerProvider: tracerProvider, Serve: cfg}
 	var waits []func() error
 	componentCtx, stopComponents := context.WithCancel(ctx)
 	defer stopComponents()

@@ -47,7 +47,7 @@ func runSuppressions(ctx context.Context, args []string, stdin io.Reader, stdout
 		}
 		return nil
 	}
-	var settings suppressorSettings
+	var settings SuppressorSettings
 	if err := loadConfig(&settings); err != nil {
 		return err
 	}
