@@ -28,9 +28,13 @@ type serveConfig struct {
 	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"listen address of the webhook ingress"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
 
+	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send the request headers"`
+	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"how long a client may take to send the whole request, body included"`
+
 	app.IngressConfig
 	NATSConfig
 	StreamConfig
+	BufferConfig
 	LogConfig
 }
 

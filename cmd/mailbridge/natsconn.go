@@ -41,9 +41,13 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 
 	if c.URL != "" {
-		nc, err := nats.Connect(splitURLs(c.URL), append(opts, nats.RetryOnFailedConnect(false))...)
+		nc, err := nats.Connect(splitURLs(c.URL), append(opts, nats.RetryOnFailedConnect(c.RetryConnect))...)
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+		}
+		if !nc.IsConnected() {
+			logger.Warn("nats unreachable; connecting in the background", slog.String("url", c.URL))
+			return &natsSetup{conn: nc, closed: closed}, nil
 		}
 		logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
 		return &natsSetup{conn: nc, closed: closed}, nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -62,6 +63,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	defer flushTraces(stopTracing, logger)
 
+	buffered, err := bufferEnabled(cfg)
+	if err != nil {
+		return err
+	}
+	// In buffer mode the ingress must start during an outage too.
+	cfg.NATSConfig.RetryConnect = buffered
+
 	// Connect to NATS, or start the embedded server, and set up the stream.
 	setup, err := connectNATS(ctx, cfg.NATSConfig, "mailbridge ingress", logger)
 	if err != nil {
@@ -69,9 +77,31 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	defer setup.close(logger)
 
-	js, err := app.PrepareStream(ctx, setup.conn, cfg.StreamConfig, logger)
+	js, err := app.NewJetStream(setup.conn, cfg.PublishTimeout)
 	if err != nil {
 		return err
+	}
+	// A buffering ingress that starts during an outage does not wait for
+	// the stream.
+	err = nats.ErrDisconnected
+	if !buffered || setup.conn.IsConnected() {
+		err = app.EnsureStream(ctx, js, cfg.StreamConfig, logger)
+	}
+	switch {
+	case err != nil && !buffered:
+		return err
+	case err != nil:
+		logger.Warn("stream not ready; buffering webhooks until it is", slog.String("stream", cfg.StreamConfig.StreamName), slog.Any("error", err))
+		go ensureStreamLater(ctx, js, cfg.StreamConfig, logger)
+	}
+	var buf ingress.Buffer
+	if buffered {
+		var stopBuffer func()
+		buf, stopBuffer, err = startBuffer(ctx, cfg, setup, js, logger)
+		if err != nil {
+			return err
+		}
+		defer stopBuffer()
 	}
 
 	// Build the HTTP ingress and the metrics of the NATS side.
@@ -83,6 +113,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	handler, err := app.NewIngress(cfg.IngressConfig, cfg.StreamConfig, app.IngressDeps{
 		Conn:           setup.conn,
 		JS:             js,
+		Buffer:         buf,
 		Logger:         logger,
 		Registerer:     registry,
 		TracerProvider: tracerProvider,
@@ -132,8 +163,8 @@ func runHTTP(ctx context.Context, cfg serveConfig, routes http.Handler, logger *
 	}
 	srv := &http.Server{
 		Handler:           routes,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.PublishTimeout + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -40,6 +40,10 @@ type Config struct {
 	// request.
 	Auth Auth
 
+	// Buffer, when set, keeps the events of a batch that JetStream could
+	// not store, and the batch is answered 200. Nil answers 503.
+	Buffer Buffer
+
 	// Limits bound what one body may contain.
 	Limits cmc.Limits
 
@@ -72,6 +76,8 @@ func (a Auth) Enabled() bool {
 	return a.BasicUser != "" || a.BasicPassword != "" || a.APIKey != ""
 }
 
+const defaultPublishTimeout = 5 * time.Second
+
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.StreamName == "" {
@@ -87,7 +93,7 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 5 * time.Second
+		cfg.PublishTimeout = defaultPublishTimeout
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second

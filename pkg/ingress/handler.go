@@ -175,6 +175,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	defer cancel()
 	start := time.Now()
 	if err := h.publishAll(ctx, batchMsgs); err != nil {
+		if h.cfg.Buffer != nil {
+			return h.buffer(w, r, req, batchMsgs, rejected, err)
+		}
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
@@ -387,10 +390,21 @@ func traceAttr(span trace.Span) slog.Attr {
 	return slog.Attr{}
 }
 
+// jsErrCodeStreamStoreFailed is the JetStream API error code of a message
+// the stream did not store, such as one over the stream's limits under
+// discard policy new.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
+
 func shortError(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStreamStoreFailed && strings.HasPrefix(apiErr.Description, "maximum ") {
+		return "the stream is full, " + apiErr.Description + ", so raise the stream's limits or remove old events"
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for acknowledgements"
+	case errors.Is(err, nats.ErrDisconnected):
+		return "not connected to NATS"
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse):
 		return "no JetStream stream answered"
 	}

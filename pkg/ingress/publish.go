@@ -44,6 +44,11 @@ func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 		}
 	}()
 
+	// While the connection is down, publishes would only wait in the
+	// reconnect buffer until ctx ends: answer at once instead.
+	if h.nc != nil && !h.nc.IsConnected() {
+		return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, nats.ErrDisconnected)
+	}
 	for i := range batch {
 		future, err := h.js.PublishMsgAsync(batch[i].msg, jetstream.WithExpectStream(h.cfg.StreamName))
 		if err != nil {

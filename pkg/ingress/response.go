@@ -14,6 +14,9 @@ type Result struct {
 	Accepted   int `json:"accepted"`
 	Duplicates int `json:"duplicates"`
 	Rejected   int `json:"rejected"`
+	// Buffered counts the events kept on local disk because JetStream
+	// could not store them; they are forwarded later.
+	Buffered int `json:"buffered,omitempty"`
 }
 
 // errorBody is the body of every answer other than 200.

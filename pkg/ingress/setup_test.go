@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mailbridge/mailbridge/internal/natstest"
+	"github.com/mailbridge/mailbridge/pkg/bounce"
 	"github.com/mailbridge/mailbridge/pkg/ingress"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
@@ -57,14 +58,19 @@ func (b *syncBuffer) String() string {
 }
 
 // newBuilder returns the builder that cmd/mailbridge configures by
-// default, reading created in Asia/Tokyo.
+// default: created read in Asia/Tokyo, failures classified.
 func newBuilder(t testing.TB) *mailevent.Builder {
 	t.Helper()
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mailevent.Builder{Subjects: mailevent.Subjects{Prefix: mailevent.DefaultPrefix}, Location: tokyo}
+	return &mailevent.Builder{
+		Subjects:   mailevent.Subjects{Prefix: mailevent.DefaultPrefix},
+		Location:   tokyo,
+		Classify:   bounce.EventClassification,
+		ParseCodes: bounce.ParseCodes,
+	}
 }
 
 // setup starts a JetStream server with the MAIL stream and an ingress in

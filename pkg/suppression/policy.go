@@ -397,6 +397,10 @@ func (p *Policy) evaluate(rec *Record, obs *observation) {
 	}
 }
 
+// NOTE: SuppressedAt is the time of the event that crossed the line in
+// processing order. After a consumer crash, JetStream redelivers the
+// unacked events behind later ones, so the same events can give a later
+// SuppressedAt than one clean pass (seen in internal/reliability).
 func (p *Policy) suppress(rec *Record, reason string, hard bool, at time.Time) {
 	if !rec.Suppressed {
 		rec.SuppressedAt = at

@@ -24,6 +24,10 @@ type NATSConfig struct {
 
 	EmbeddedAddr string `envconfig:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded NATS server (host:port); port -1 listens nowhere"`
 	DataDir      string `envconfig:"DATA_DIR" default:"./data" desc:"directory of the embedded server's JetStream store"`
+
+	// RetryConnect keeps trying a NATS_URL that is unreachable at start
+	// instead of failing. It is set by code, not by the environment.
+	RetryConnect bool `ignored:"true"`
 }
 
 // StreamConfig is the stream and its subjects.

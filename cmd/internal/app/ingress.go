@@ -47,6 +47,10 @@ type IngressDeps struct {
 	// TracerProvider makes the webhook and publish spans. Nil records
 	// none.
 	TracerProvider trace.TracerProvider
+
+	// Buffer keeps accepted batches on local disk while JetStream is
+	// unreachable. Nil answers 503 instead.
+	Buffer ingress.Buffer
 }
 
 // NewIngress builds the webhook handler from its configuration. It warns
@@ -75,6 +79,7 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		Logger:         deps.Logger,
 		Registerer:     deps.Registerer,
 		TracerProvider: deps.TracerProvider,
+		Buffer:         deps.Buffer,
 	})
 	if err != nil {
 		return nil, err

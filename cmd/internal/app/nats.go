@@ -10,12 +10,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mailbridge/mailbridge/pkg/ingress"
 	"github.com/mailbridge/mailbridge/pkg/stream"
 )
-
-// publishAsyncMaxPending bounds the messages awaiting a pub ack on one
-// connection; a webhook's publish blocks while it is reached.
-const publishAsyncMaxPending = 16384
 
 // ClientURL returns the URL that commands other than serve connect to.
 func (c NATSConfig) ClientURL() string {
@@ -82,19 +79,37 @@ func (c StreamConfig) StreamSettings() stream.Config {
 	}
 }
 
-// PrepareStream returns the JetStream context that the ingress publishes
-// through, after creating or updating the stream.
-func PrepareStream(ctx context.Context, nc *nats.Conn, c StreamConfig, logger *slog.Logger) (jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
+// NewJetStream returns the JetStream context that the ingress publishes
+// through, whose pending publishes expire after publishTimeout.
+func NewJetStream(nc *nats.Conn, publishTimeout time.Duration) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc, ingress.JetStreamOptions(publishTimeout)...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	return js, nil
+}
+
+// EnsureStream creates or updates the stream and logs that it is ready.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig, logger *slog.Logger) error {
 	streamCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := stream.Ensure(streamCtx, js, c.StreamSettings()); err != nil {
-		return nil, err
+		return err
 	}
 	logger.Info("stream ready", slog.String("stream", c.StreamName),
 		slog.String("subjects", c.SubjectPrefix+".>"), slog.Int("replicas", c.StreamReplicas))
+	return nil
+}
+
+// PrepareStream returns the JetStream context that the ingress publishes
+// through, after creating or updating the stream.
+func PrepareStream(ctx context.Context, nc *nats.Conn, c StreamConfig, publishTimeout time.Duration, logger *slog.Logger) (jetstream.JetStream, error) {
+	js, err := NewJetStream(nc, publishTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureStream(ctx, js, c, logger); err != nil {
+		return nil, err
+	}
 	return js, nil
 }

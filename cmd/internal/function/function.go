@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tracerProvider tr
 	}
 	logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
 
-	js, err := app.PrepareStream(ctx, nc, cfg.StreamConfig, logger)
+	js, err := app.PrepareStream(ctx, nc, cfg.StreamConfig, cfg.PublishTimeout, logger)
 	if err != nil {
 		nc.Close()
 		return nil, err
