@@ -119,11 +119,6 @@ no flags: see 'mailbridge help' for its environment variables.
 	if err := loadConfig(&cfg); err != nil {
 		return err
 	}
-	// envconfig skips an unexported embedded struct, so the settings are
-	// loaded on their own.
-	if err := loadConfig(&cfg.suppressorSettings); err != nil {
-		return err
-	}
 	logger, err := newLogger(cfg.LogConfig, stderr)
 	if err != nil {
 		return err
