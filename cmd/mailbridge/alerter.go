@@ -113,6 +113,9 @@ func startAlerterComponent(ctx context.Context, env componentEnv) (func() error,
 
 // newAlerter builds the Alerter of a configuration.
 func newAlerter(ac AlertConfig, js jetstream.JetStream, sc StreamConfig, mode mailevent.Mode, logger *slog.Logger, tel telemetry) (*alert.Alerter, error) {
+	if err := ac.validate(); err != nil {
+		return nil, err
+	}
 	rules, err := alertRules(ac)
 	if err != nil {
 		return nil, err
@@ -217,6 +220,9 @@ Example:
 	}
 	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
 		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
+	}
+	if err := cfg.StreamConfig.Validate(); err != nil {
+		return err
 	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge alerter", logger)

@@ -47,6 +47,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // the HTTP listener's address once webhooks are accepted.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan<- net.Addr) error {
 	// Check the configuration before anything starts.
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	if _, err := newBuilder(cfg); err != nil {
 		return err
 	}

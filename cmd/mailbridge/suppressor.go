@@ -130,6 +130,9 @@ no flags: see 'mailbridge help' for its environment variables.
 	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
 		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
 	}
+	if err := cfg.StreamConfig.Validate(); err != nil {
+		return err
+	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge suppressor", logger)
 	if err != nil {
@@ -195,11 +198,8 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings Suppr
 	if settings.AdminToken == "" && !isLoopback(settings.AdminAddr) {
 		return nil, fmt.Errorf("MAILBRIDGE_ADMIN_ADDR %s is not a loopback address and MAILBRIDGE_ADMIN_TOKEN is empty: set a token, or listen on 127.0.0.1", settings.AdminAddr)
 	}
-	if settings.SoftThreshold < 1 {
-		return nil, fmt.Errorf("MAILBRIDGE_SUPPRESSION_SOFT_THRESHOLD %d is invalid: use 1 or more", settings.SoftThreshold)
-	}
-	if settings.SoftWindow <= 0 {
-		return nil, fmt.Errorf("MAILBRIDGE_SUPPRESSION_SOFT_WINDOW %s is invalid: use a positive duration such as 168h", settings.SoftWindow)
+	if err := settings.validate(); err != nil {
+		return nil, err
 	}
 
 	index := suppression.NewIndex()
