@@ -199,8 +199,8 @@ Example:
   MAILBRIDGE_NATS_URL=nats://nats-1:4222 MAILBRIDGE_ALERT_SLACK_URL=https://hooks.slack.com/services/... mailbridge alerter
 `)
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: alerter takes no arguments, got %q", errUsage, flags.Args())

@@ -25,8 +25,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	flags.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mailbridge serve\n\nRuns the webhook ingress. It takes no flags: see 'mailbridge help' for its environment variables.\n")
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, flags.Args())

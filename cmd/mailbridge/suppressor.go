@@ -108,8 +108,8 @@ MAILBRIDGE_EMBEDDED_NATS_ADDR. Run several for a shared workload. It takes
 no flags: see 'mailbridge help' for its environment variables.
 `)
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: suppressor takes no arguments, got %q", errUsage, flags.Args())
