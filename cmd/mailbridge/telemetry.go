@@ -19,7 +19,7 @@ import (
 	"github.com/mailbridge/mailbridge/cmd/internal/app"
 )
 
-// telemetry is where a consumer process sends its metrics and spans.
+// telemetry is the metrics registry and tracer provider of a consumer process.
 type telemetry struct {
 	// Registry receives the process's metrics. Nil registers none.
 	Registry prometheus.Registerer

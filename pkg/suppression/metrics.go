@@ -12,7 +12,7 @@ import (
 const (
 	OutcomeChanged   = "changed"   // the event changed the address's record
 	OutcomeUnchanged = "unchanged" // the event was read but changed nothing, such as a repeat
-	OutcomeIgnored   = "ignored"   // the event type says nothing about the recipient
+	OutcomeIgnored   = "ignored"   // the event type carries nothing about the recipient
 	OutcomeInvalid   = "invalid"   // the data or recipient cannot be read: dead-lettered
 	OutcomeFailed    = "failed"    // the record could not be written: delivered again
 )
