@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,11 +54,19 @@ var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
 // Encode writes an event as a NATS message on subject in the given mode,
 // with the event id as the JetStream message id.
 func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
-	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 10)}
-	msg.Header[HeaderMsgID] = []string{ev.ID}
+	// One backing array holds every header's value slice, which saves an
+	// allocation per header.
+	values := make([]string, 0, 11)
+	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 11)}
+	add := func(key, value string) {
+		values = append(values, value)
+		n := len(values)
+		msg.Header[key] = values[n-1 : n : n]
+	}
+	add(HeaderMsgID, ev.ID)
 
 	if mode == ModeStructured {
-		msg.Header[HeaderContentType] = []string{StructuredContentType}
+		add(HeaderContentType, StructuredContentType)
 		msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
 		return msg
 	}
@@ -65,28 +75,28 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 	// headers, so a consumer using sdk-go in binary mode reads a non-ASCII
 	// or space-containing subject or source still encoded. Structured mode
 	// has no such limit.
-	set := func(name, value string) {
+	set := func(key, value string) {
 		if value != "" {
-			msg.Header[headerPrefix+name] = []string{percentEncode(value)}
+			add(key, percentEncode(value))
 		}
 	}
-	set("specversion", SpecVersion)
-	set("id", ev.ID)
-	set("source", ev.Source)
-	set("type", ev.Type)
-	set("subject", ev.Subject)
+	set(headerPrefix+"specversion", SpecVersion)
+	set(headerPrefix+"id", ev.ID)
+	set(headerPrefix+"source", ev.Source)
+	set(headerPrefix+"type", ev.Type)
+	set(headerPrefix+"subject", ev.Subject)
 	if !ev.Time.IsZero() {
-		set("time", ev.Time.Format(time.RFC3339Nano))
+		set(headerPrefix+"time", ev.Time.Format(time.RFC3339Nano))
 	}
-	set("dataschema", ev.DataSchema)
+	set(headerPrefix+"dataschema", ev.DataSchema)
 	for name, value := range ev.Extensions {
-		set(name, value)
+		set(headerPrefix+name, value)
 	}
 	// The NATS binding maps datacontenttype to ce-datacontenttype; sdk-go
 	// also reads content-type, which older readers look for.
-	set("datacontenttype", ev.DataContentType)
+	set(headerPrefix+"datacontenttype", ev.DataContentType)
 	if ev.DataContentType != "" {
-		msg.Header[HeaderContentType] = []string{ev.DataContentType}
+		add(HeaderContentType, ev.DataContentType)
 	}
 	msg.Data = ev.Data
 	return msg
@@ -113,8 +123,9 @@ func AppendStructured(dst []byte, ev *Event) []byte {
 	if ev.DataSchema != "" {
 		w.str("dataschema", ev.DataSchema)
 	}
-	for name, value := range ev.Extensions {
-		w.str(name, value)
+	// Sorted names give the same bytes for the same event every time.
+	for _, name := range slices.Sorted(maps.Keys(ev.Extensions)) {
+		w.str(name, ev.Extensions[name])
 	}
 	if ev.Data != nil {
 		if isJSONContentType(ev.DataContentType) && json.Valid(ev.Data) {
@@ -144,13 +155,16 @@ func Decode(header nats.Header, data []byte) (Event, error) {
 
 func decodeBinary(header nats.Header, data []byte) (Event, error) {
 	var ev Event
+	// ce-datacontenttype wins over content-type whatever the map order.
+	var contentType string
+	var hasCEContentType bool
 	for key, values := range header {
 		if len(values) == 0 {
 			continue
 		}
 		lower := strings.ToLower(key)
 		if lower == HeaderContentType {
-			ev.DataContentType = values[0]
+			contentType = values[0]
 			continue
 		}
 		name, ok := strings.CutPrefix(lower, headerPrefix)
@@ -162,12 +176,15 @@ func decodeBinary(header nats.Header, data []byte) (Event, error) {
 			return Event{}, fmt.Errorf("header %s: %w", key, err)
 		}
 		if name == "datacontenttype" {
-			ev.DataContentType = value
+			ev.DataContentType, hasCEContentType = value, true
 			continue
 		}
 		if err := ev.setAttribute(name, value); err != nil {
 			return Event{}, err
 		}
+	}
+	if !hasCEContentType {
+		ev.DataContentType = contentType
 	}
 	ev.Data = data
 	return ev, ev.checkRequired()

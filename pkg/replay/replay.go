@@ -138,29 +138,52 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if bar != nil {
 		r.Started = bar.total.Store
 	}
+	// A target that writes stored messages itself saves decoding each one
+	// into an Event, when neither a filter nor the rate needs the Event
+	// first.
+	direct, _ := cfg.Target.(messageSender)
+	decodeFirst := direct == nil || !match.selectsAll() || limiter != nil
 	readErr := ReadRange(ctx, cfg.JS, r, func(msg jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		summary.Read++
 		if bar != nil {
 			bar.done.Add(1)
 		}
-		ev, err := mailevent.Decode(msg.Headers(), msg.Data())
-		if err != nil {
-			summary.NotCloudEvents++
-			return nil
+		var ev mailevent.Event
+		if decodeFirst {
+			var err error
+			if ev, err = mailevent.Decode(msg.Headers(), msg.Data()); err != nil {
+				summary.NotCloudEvents++
+				return nil
+			}
+			if !match.match(&ev) {
+				summary.Filtered++
+				return nil
+			}
+			if cfg.Target == nil {
+				summary.Selected++
+				return nil
+			}
+			if limiter != nil {
+				if err := limiter.Wait(ctx); err != nil {
+					return err
+				}
+			}
 		}
-		if !match.match(&ev) {
-			summary.Filtered++
+
+		if direct != nil {
+			isCloudEvent, err := direct.sendMessage(meta.Sequence.Stream, msg.Headers(), msg.Data())
+			if !isCloudEvent {
+				summary.NotCloudEvents++
+				return nil
+			}
+			summary.Selected++
+			if err != nil {
+				return err
+			}
+			summary.Sent++
 			return nil
 		}
 		summary.Selected++
-		if cfg.Target == nil {
-			return nil
-		}
-		if limiter != nil {
-			if err := limiter.Wait(ctx); err != nil {
-				return err
-			}
-		}
 		item := &Item{Sequence: meta.Sequence.Stream, NATSSubject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(), Event: ev}
 		if err := cfg.Target.Send(ctx, item); err != nil {
 			return err

@@ -139,6 +139,13 @@ func newMatcher(s *Selection) *matcher {
 	return m
 }
 
+// selectsAll reports whether every CloudEvent is selected, so that match
+// need not run.
+func (m *matcher) selectsAll() bool {
+	return m.since.IsZero() && m.until.IsZero() && m.ids == nil && len(m.types) == 0 &&
+		m.recipients == nil && len(m.domains) == 0
+}
+
 // match reports whether ev is selected. An event without a time is not
 // selected when a time bound is set.
 func (m *matcher) match(ev *mailevent.Event) bool {

@@ -90,6 +90,28 @@ func (t *WriterTarget) flush() error {
 	return nil
 }
 
+// messageSender is a Target that takes a stored message as it is, without
+// a decoded Event. Run prefers it to Send.
+type messageSender interface {
+	// sendMessage hands over the message stored at stream sequence seq.
+	// It returns false, having sent nothing, when the message is not a
+	// CloudEvent, and otherwise the error Send would return.
+	sendMessage(seq uint64, header nats.Header, data []byte) (isCloudEvent bool, err error)
+}
+
+func (t *WriterTarget) sendMessage(seq uint64, header nats.Header, data []byte) (bool, error) {
+	var err error
+	if t.buf, err = mailevent.AppendStructuredMsg(t.buf, header, data); err != nil {
+		return false, nil
+	}
+	t.buf = append(t.buf, '\n')
+	t.buffered = seq
+	if len(t.buf) >= writerFlushSize {
+		return true, t.flush()
+	}
+	return true, nil
+}
+
 // tracker follows events handed over in stream order and delivered in any
 // order, and keeps the sequence up to which all are delivered.
 type tracker struct {
