@@ -35,8 +35,8 @@ import (
 //     message, so the only message is the resolve.
 //   - The cooldown of 1h sends no reminder during the run.
 //
-// The evaluation interval of 100ms only makes the transitions come
-// sooner, so that kills land near them.
+// The evaluation interval of 1s, the shortest allowed, only makes the
+// transitions come sooner.
 var alertRuleEnv = []string{
 	"MAILBRIDGE_ALERT_HARD_BOUNCE_WARNING=20%",
 	"MAILBRIDGE_ALERT_HARD_BOUNCE_CRITICAL=50%",
@@ -47,7 +47,7 @@ var alertRuleEnv = []string{
 	"MAILBRIDGE_ALERT_DOMAIN_FAILURE_WINDOW=1h",
 	"MAILBRIDGE_ALERT_DOMAIN_FAILURE_MIN_SENT=10",
 	"MAILBRIDGE_ALERT_COOLDOWN=1h",
-	"MAILBRIDGE_ALERT_EVALUATE_INTERVAL=100ms",
+	"MAILBRIDGE_ALERT_EVALUATE_INTERVAL=1s",
 	"MAILBRIDGE_ALERT_NOTIFY_TIMEOUT=5s",
 }
 
@@ -58,9 +58,11 @@ const (
 	burstDomain      = "example.jp"
 )
 
-// publishInterval paces the burst, so that a kill lands while the
-// alerter is still taking events.
-const publishInterval = 2 * time.Millisecond
+// publishInterval paces the burst so that it outlasts the alerter's
+// first evaluation, which comes 1s after the first event. The spike
+// takes 1.2s and the recovery 3.4s, so the transitions and the kills
+// timed on them come while events are still being published.
+const publishInterval = 20 * time.Millisecond
 
 func TestAlerterKilledMidBurstMatchesCleanPass(t *testing.T) {
 	t.Parallel()
@@ -71,10 +73,21 @@ func TestAlerterKilledMidBurstMatchesCleanPass(t *testing.T) {
 	}
 	spike, recovery := alertBurst(scale)
 
-	crashed := newAlertPass(t, bin)
-	crashed.run(spike, recovery, killsPerPhase)
-	clean := newAlertPass(t, bin)
-	clean.run(spike, recovery, 0)
+	// The two passes own their servers, so they run at the same time.
+	crashed, clean := newAlertPass(t, bin), newAlertPass(t, bin)
+	t.Run("passes", func(t *testing.T) {
+		t.Run("killed", func(t *testing.T) {
+			t.Parallel()
+			crashed.run(t, spike, recovery, killsPerPhase)
+		})
+		t.Run("clean", func(t *testing.T) {
+			t.Parallel()
+			clean.run(t, spike, recovery, 0)
+		})
+	})
+	if t.Failed() {
+		return
+	}
 
 	// The alert states: same level, peak and notification count per rule
 	// and key, and nothing left to send. since and notified are times of
@@ -197,9 +210,13 @@ func (p *alertPass) startAlerter() *Process {
 // once the restarted alerter has taken a new event. At the end it stops
 // the alerter with SIGTERM, which sends the queued notifications before
 // the process exits.
-func (p *alertPass) run(spike, recovery []burstEvent, killsPerPhase int) {
-	t := p.t
+func (p *alertPass) run(t *testing.T, spike, recovery []burstEvent, killsPerPhase int) {
 	t.Helper()
+	// The alerter processes and the checks during the run belong to the
+	// subtest t. The pass goes back to its own test afterwards, whose
+	// servers outlive the subtest.
+	defer func(owner *testing.T) { p.t = owner }(p.t)
+	p.t = t
 	alerter := p.startAlerter()
 	phases := []struct {
 		events []burstEvent
