@@ -39,6 +39,7 @@ func commands() []command {
 		{"replay", "send stored events again, to stdout, HTTP or NATS", runReplay},
 		{"tail", "follow the stream live, one line per event", runTail},
 		{"backfill", "publish a day's events from CMC's API that the stream lacks", runBackfill},
+		{"bench", "post generated webhooks to a running bridge and report its throughput", runBench},
 		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"suppressor", "run the suppression list consumer and its admin API", runSuppressor},
 		{"suppressions", "get, list, add, remove, check, export or import suppressions", runSuppressions},

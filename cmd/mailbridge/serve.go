@@ -40,6 +40,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	if err := tuneRuntime(logger); err != nil {
+		return err
+	}
+	stopPprof, err := startPprof(logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	return serve(ctx, cfg, logger, nil)
 }
 
@@ -103,6 +111,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		}
 		defer stopBuffer()
 	}
+	publishers, closePublishers, err := connectPublishers(cfg, setup, logger)
+	if err != nil {
+		return err
+	}
+	defer closePublishers()
 
 	// Build the HTTP ingress and the metrics of the NATS side.
 	registry := prometheus.NewRegistry()
@@ -117,6 +130,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Logger:         logger,
 		Registerer:     registry,
 		TracerProvider: tracerProvider,
+		Publishers:     publishers,
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,10 @@ type IngressDeps struct {
 	// none.
 	TracerProvider trace.TracerProvider
 
+	// Publishers are further JetStream contexts, each on its own
+	// connection, that the ingress spreads its publishes over.
+	Publishers []jetstream.JetStream
+
 	// Buffer keeps accepted batches on local disk while JetStream is
 	// unreachable. Nil answers 503 instead.
 	Buffer ingress.Buffer
@@ -79,6 +83,7 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		Logger:         deps.Logger,
 		Registerer:     deps.Registerer,
 		TracerProvider: deps.TracerProvider,
+		Publishers:     deps.Publishers,
 		Buffer:         deps.Buffer,
 	})
 	if err != nil {
