@@ -27,8 +27,9 @@ consumer and never creates a durable consumer or changes the stream.
 
 Time bounds apply to the CloudEvent time. --until is exclusive, and a date
 means midnight at its start in MAILBRIDGE_CMC_TIMEZONE. The last line on
-standard error names the last sequence sent; an interrupted replay goes on
-with --from-seq set to the next one.
+standard error sums up the run. When a target failure or an interrupt
+stopped it, that line names the --from-seq to run again with: the lowest
+sequence whose event may not have been delivered.
 
 Examples:
   mailbridge replay --since 2023-01-25 --to stdout
@@ -53,7 +54,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	flags.Var(&types, "type", "send events of this type, such as bounce, delivery.failed or delivery; repeatable")
 	flags.Var(&ids, "id", "send the event with this CloudEvent id; repeatable")
 	to := flags.String("to", "stdout", "target: stdout, an http:// or https:// URL, or nats:PREFIX")
-	concurrency := flags.Int("concurrency", 4, "HTTP requests in flight at once")
+	concurrency := flags.Int("concurrency", 4, "HTTP requests in flight at once; above 1, events may arrive out of stream order")
 	retries := flags.Int("retries", 5, "HTTP retries of an event after a 5xx, 408 or 429 answer or a timeout")
 	timeout := flags.Duration("timeout", 10*time.Second, "HTTP timeout of one request")
 	rate := flags.Float64("rate", 0, "maximum events per second; 0 for no limit")
