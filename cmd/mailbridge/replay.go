@@ -118,6 +118,9 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	if _, err := streamSubjects(ctx, js, cfg.StreamName); err != nil {
+		return err
+	}
 
 	// Build the target.
 	var target replay.Target

@@ -70,6 +70,9 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	if _, err := streamSubjects(ctx, js, cfg.StreamName); err != nil {
+		return err
+	}
 
 	return replay.Tail(ctx, replay.TailConfig{
 		JS: js, Stream: cfg.StreamName, Subjects: subjects, Since: start,
