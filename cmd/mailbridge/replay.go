@@ -118,7 +118,11 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err := streamSubjects(ctx, js, cfg.StreamName); err != nil {
+	stored, err := streamSubjects(ctx, js, cfg.StreamName)
+	if err != nil {
+		return err
+	}
+	if err := checkFilters(sel.Subjects, cfg.StreamName, stored, cfg.SubjectPrefix); err != nil {
 		return err
 	}
 

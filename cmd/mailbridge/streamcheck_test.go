@@ -42,3 +42,37 @@ func TestReadCommandsNameMissingStream(t *testing.T) {
 		}
 	}
 }
+
+func TestReadCommandsRejectFilterOutsideStream(t *testing.T) {
+	startMailStream(t)
+
+	for _, args := range [][]string{
+		{"tail", "bounces.>"},
+		{"replay", "--subject", "bounces.>", "--dry-run"},
+	} {
+		code, _, stderr := runCLI(args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+		if !strings.Contains(stderr, "did you mean mail.bounces.>?") {
+			t.Errorf("%v: error does not suggest the prefixed filter: %s", args, stderr)
+		}
+		if !strings.Contains(stderr, "which stores mail.>") {
+			t.Errorf("%v: error does not name the stream's subjects: %s", args, stderr)
+		}
+	}
+}
+
+func TestCheckFilters(t *testing.T) {
+	t.Parallel()
+	stored := []string{"mail.>"}
+	for filter, wantErr := range map[string]bool{
+		"mail.>": false, "mail.bounces.*": false, ">": false, "*.bounces.>": false,
+		"bounces.>": true, "other.mail.>": true, "mail": true,
+	} {
+		err := checkFilters([]string{filter}, "MAIL", stored, "mail")
+		if (err != nil) != wantErr {
+			t.Errorf("checkFilters(%q) = %v, want error %t", filter, err, wantErr)
+		}
+	}
+}

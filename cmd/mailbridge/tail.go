@@ -70,7 +70,11 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err := streamSubjects(ctx, js, cfg.StreamName); err != nil {
+	stored, err := streamSubjects(ctx, js, cfg.StreamName)
+	if err != nil {
+		return err
+	}
+	if err := checkFilters(subjects, cfg.StreamName, stored, cfg.SubjectPrefix); err != nil {
 		return err
 	}
 
