@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // CMC_TIMEZONE must load in a container without zoneinfo.
 )
@@ -91,8 +92,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errHelpShown):
+		return exitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "mailbridge %s: %v\nRun 'mailbridge help' for usage.\n", name, err)
+		// The message follows "usage: ", which the hint makes redundant.
+		message := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge help' for usage.\n", name, message)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return exitInterrupt

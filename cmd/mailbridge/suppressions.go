@@ -109,11 +109,12 @@ func newSuppressionsFlagSet(name, operands, summary string, names []string, valu
 
 // parseInterspersed parses flags that may come before, between or after
 // the operands, as in "add user@example.jp -reason complaint", and returns
-// the operands. Everything after "--" is an operand.
+// the operands. Everything after "--" is an operand. Its errors are those
+// of parseFlags.
 func parseInterspersed(flags *flag.FlagSet, args []string) ([]string, error) {
 	var operands []string
 	for {
-		if err := flags.Parse(args); err != nil {
+		if err := parseFlags(flags, args); err != nil {
 			return nil, err
 		}
 		rest := flags.Args()
@@ -148,14 +149,11 @@ func runSuppressions(ctx context.Context, args []string, stdin io.Reader, stdout
 		return fmt.Errorf("%w: unknown suppressions command %q: use get, list, add, remove, check, export or import", errUsage, name)
 	}
 	operands, err := parseInterspersed(flags, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return err
 	}
 
-	var settings suppressorSettings
+	var settings SuppressorSettings
 	if err := loadConfig(&settings); err != nil {
 		return err
 	}
@@ -272,7 +270,7 @@ const adminNotRunning = "start 'mailbridge serve' (which runs the admin API unle
 
 // newAdminClient returns a client of the admin API at MAILBRIDGE_ADMIN_URL,
 // or at http://MAILBRIDGE_ADMIN_ADDR when the URL is empty.
-func newAdminClient(settings suppressorSettings) (*suppression.Client, error) {
+func newAdminClient(settings SuppressorSettings) (*suppression.Client, error) {
 	if settings.AdminURL == "" {
 		return &suppression.Client{BaseURL: "http://" + settings.AdminAddr, Token: settings.AdminToken}, nil
 	}

@@ -25,7 +25,7 @@ func TestSuppressionsAddFlagsAfterAddress(t *testing.T) {
 	srv := natstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	running, err := startSuppressor(ctx, srv.JS, testSuppressorSettings(), testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger())
+	running, err := startSuppressor(ctx, srv.JS, testSuppressorSettings(), testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger(), telemetry{})
 	if err != nil {
 		t.Fatal(err)
 	}

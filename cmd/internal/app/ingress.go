@@ -60,6 +60,12 @@ type IngressDeps struct {
 // NewIngress builds the webhook handler from its configuration. It warns
 // through deps.Logger when the webhook endpoint needs no authentication.
 func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*ingress.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := streamCfg.Validate(); err != nil {
+		return nil, err
+	}
 	builder, err := NewBuilder(cfg, streamCfg)
 	if err != nil {
 		return nil, err
