@@ -134,4 +134,3 @@ func TestRunProgressMatchesSummary(t *testing.T) {
 		t.Errorf("every message was sent: the selection must leave some out for this test")
 	}
 }
-
