@@ -23,7 +23,9 @@ const replayUsage = `Usage: mailbridge replay [flags]
 Sends stored CloudEvents again, in stream order, to standard output (JSON
 Lines in the structured content mode), to an HTTP endpoint (binary content
 mode) or to NATS subjects under a new prefix. It reads with an ordered
-consumer and never creates a durable consumer or changes the stream.
+consumer and never creates a durable consumer or changes the stream. A
+NATS target needs a stream that stores PREFIX.>, so that no copy is lost
+while nobody subscribes, unless --no-stream-ok is given.
 
 Time bounds apply to the CloudEvent time. --until is exclusive, and a date
 means midnight at its start in MAILBRIDGE_CMC_TIMEZONE. The last line on
@@ -59,6 +61,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	timeout := flags.Duration("timeout", 10*time.Second, "HTTP timeout of one request")
 	rate := flags.Float64("rate", 0, "maximum events per second; 0 for no limit")
 	dryRun := flags.Bool("dry-run", false, "count the events that would be sent, and send none")
+	noStreamOK := flags.Bool("no-stream-ok", false, "with --to nats:PREFIX, publish with core NATS when no stream stores PREFIX.>, so only the subscribers connected at the time receive the events")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, replayUsage)
 		flags.PrintDefaults()
@@ -129,7 +132,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	// Build the target.
 	var target replay.Target
 	if !*dryRun {
-		target, err = newReplayTarget(ctx, *to, nc, js, cfg, stdout, replay.HTTPConfig{
+		target, err = newReplayTarget(ctx, *to, *noStreamOK, nc, js, cfg, stdout, replay.HTTPConfig{
 			Client: &http.Client{Timeout: *timeout}, Concurrency: *concurrency, MaxRetries: retriesFlag(*retries), Logger: logger,
 		})
 		if err != nil {
@@ -158,7 +161,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 }
 
 // newReplayTarget builds the target that --to names.
-func newReplayTarget(ctx context.Context, to string, nc *nats.Conn, js jetstream.JetStream, cfg readConfig, stdout io.Writer, httpCfg replay.HTTPConfig) (replay.Target, error) {
+func newReplayTarget(ctx context.Context, to string, noStreamOK bool, nc *nats.Conn, js jetstream.JetStream, cfg readConfig, stdout io.Writer, httpCfg replay.HTTPConfig) (replay.Target, error) {
 	switch {
 	case to == "stdout" || to == "-":
 		return replay.NewWriterTarget(stdout), nil
@@ -172,10 +175,15 @@ func newReplayTarget(ctx context.Context, to string, nc *nats.Conn, js jetstream
 	case strings.HasPrefix(to, "nats:"):
 		target, err := replay.NewNATSTarget(ctx, replay.NATSConfig{
 			Conn: nc, JS: js, Prefix: strings.TrimPrefix(to, "nats:"),
-			SourcePrefix: cfg.SubjectPrefix, SourceStream: cfg.StreamName,
+			SourcePrefix: cfg.SubjectPrefix, SourceStream: cfg.StreamName, AllowCoreNATS: noStreamOK,
 		})
 		if errors.Is(err, replay.ErrInvalidConfig) {
 			return nil, fmt.Errorf("%w: --to: %w", errUsage, err)
+		}
+		if errors.Is(err, replay.ErrNoTargetStream) {
+			prefix := strings.TrimPrefix(to, "nats:")
+			return nil, fmt.Errorf("--to %s: %w: create a stream that stores %s.> (such as 'nats stream add REPLAY --subjects \"%s.>\"'), "+
+				"or pass --no-stream-ok to publish with core NATS anyway", to, err, prefix, prefix)
 		}
 		return target, err
 	}

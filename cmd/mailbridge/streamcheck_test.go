@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mailbridge/mailbridge/internal/natstest"
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/stream"
 )
 
@@ -74,5 +75,39 @@ func TestCheckFilters(t *testing.T) {
 		if (err != nil) != wantErr {
 			t.Errorf("checkFilters(%q) = %v, want error %t", filter, err, wantErr)
 		}
+	}
+}
+
+func TestReplayToNATSNeedsStream(t *testing.T) {
+	srv := startMailStream(t)
+	sub, err := srv.Conn.SubscribeSync("replay.mail.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := mailevent.Event{
+		ID: "event-1", Source: "/cmc/pro", Type: mailevent.TypeBounce,
+		Time: time.Now(), DataContentType: "application/json", Data: []byte(`{}`),
+	}
+	if _, err := srv.JS.PublishMsg(natstest.Context(t, 5*time.Second), mailevent.Encode(&event, "mail.bounces.user_unknown", mailevent.ModeBinary)); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := runCLI("replay", "--to", "nats:replay.mail")
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, "no stream stores replay.mail.>") || !strings.Contains(stderr, "--no-stream-ok") {
+		t.Errorf("error does not name the missing stream and the flag: %s", stderr)
+	}
+	if msg, err := sub.NextMsg(100 * time.Millisecond); err == nil {
+		t.Errorf("an event was published although the replay stopped: %s", msg.Subject)
+	}
+
+	code, _, stderr = runCLI("replay", "--to", "nats:replay.mail", "--no-stream-ok")
+	if code != exitOK {
+		t.Fatalf("with --no-stream-ok: exit %d: %s", code, stderr)
+	}
+	if _, err := sub.NextMsg(5 * time.Second); err != nil {
+		t.Errorf("no event published with --no-stream-ok: %v", err)
 	}
 }
