@@ -39,10 +39,14 @@ func startHostileServe(t *testing.T) (string, *natstest.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready)
+	}()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-stopped
 	})
 	select {
 	case addr := <-ready:

@@ -86,9 +86,21 @@ func TestServeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// Build the config, and so its t.TempDir, before registering the wait
+	// for serve: cleanups run last-in first-out, so the data directory is
+	// removed only after serve has returned.
+	cfg := testServeConfig(t)
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, testServeConfig(t), logger, ready) }()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		done <- serve(ctx, cfg, logger, ready)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
 
 	var httpAddr net.Addr
 	select {
