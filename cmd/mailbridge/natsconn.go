@@ -20,6 +20,8 @@ type natsSetup struct {
 	conn   *nats.Conn
 	server *server.Server
 	closed chan struct{}
+	// unlock releases the data directory after the embedded server stopped.
+	unlock func()
 }
 
 // clientURL returns the URL that commands other than serve connect to.
@@ -53,6 +55,10 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		return &natsSetup{conn: nc, closed: closed}, nil
 	}
 
+	unlock, err := lockDataDir(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	storeDir := filepath.Join(c.DataDir, "jetstream")
 	srv, err := embedded.Start(embedded.Options{
 		Addr:     c.EmbeddedAddr,
@@ -60,6 +66,7 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		Logger:   natsServerLogger{logger: logger},
 	})
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	listen := "none (in-process only)"
@@ -71,9 +78,11 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(srv))...)
 	if err != nil {
 		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlock()
 		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
-	return &natsSetup{conn: nc, server: srv, closed: closed}, nil
+	return &natsSetup{conn: nc, server: srv, closed: closed, unlock: unlock}, nil
 }
 
 // close drains the connection, then stops the embedded server if any.
@@ -91,5 +100,8 @@ func (s *natsSetup) close(logger *slog.Logger) {
 		s.server.Shutdown()
 		s.server.WaitForShutdown()
 		logger.Info("embedded nats server stopped")
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }
