@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -67,7 +68,7 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	})
 	if err != nil {
 		unlock()
-		return nil, err
+		return nil, embeddedStartError(c, err)
 	}
 	listen := "none (in-process only)"
 	if addr := srv.Addr(); addr != nil {
@@ -83,6 +84,19 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	return &natsSetup{conn: nc, server: srv, closed: closed, unlock: unlock}, nil
+}
+
+// embeddedStartError adds to err the variable to change and how.
+func embeddedStartError(c NATSConfig, err error) error {
+	switch {
+	case errors.Is(err, embedded.ErrInvalidAddr):
+		return fmt.Errorf("MAILBRIDGE_EMBEDDED_NATS_ADDR: %w", err)
+	case errors.Is(err, embedded.ErrAddrUnavailable):
+		return fmt.Errorf("MAILBRIDGE_EMBEDDED_NATS_ADDR %s cannot be used, so stop the process on that port or set another MAILBRIDGE_EMBEDDED_NATS_ADDR (port 0 picks a free one): %w", c.EmbeddedAddr, err)
+	case errors.Is(err, embedded.ErrStoreDir):
+		return fmt.Errorf("MAILBRIDGE_DATA_DIR %s cannot hold the JetStream store, so fix its permissions or set another MAILBRIDGE_DATA_DIR: %w", c.DataDir, err)
+	}
+	return err
 }
 
 // close drains the connection, then stops the embedded server if any.

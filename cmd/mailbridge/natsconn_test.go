@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEmbeddedDataDirLocked(t *testing.T) {
@@ -42,4 +45,49 @@ func TestEmbeddedDataDirLocked(t *testing.T) {
 		t.Fatalf("start after the first stopped: %v", err)
 	}
 	third.close(logger)
+}
+
+func TestEmbeddedStartErrorsNameVariable(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	fileDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(fileDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A store directory that cannot be created inside a data directory
+	// that can: a file named jetstream.
+	storeBlocked := t.TempDir()
+	if err := os.WriteFile(filepath.Join(storeBlocked, "jetstream"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		cfg  NATSConfig
+		want string
+	}{
+		{"port in use", NATSConfig{EmbeddedAddr: taken.Addr().String(), DataDir: t.TempDir()}, "MAILBRIDGE_EMBEDDED_NATS_ADDR " + taken.Addr().String() + " cannot be used"},
+		{"invalid address", NATSConfig{EmbeddedAddr: "4222", DataDir: t.TempDir()}, "MAILBRIDGE_EMBEDDED_NATS_ADDR: "},
+		{"data dir is a file", NATSConfig{EmbeddedAddr: "127.0.0.1:-1", DataDir: fileDir}, "MAILBRIDGE_DATA_DIR " + fileDir + " cannot be created"},
+		{"store dir blocked", NATSConfig{EmbeddedAddr: "127.0.0.1:-1", DataDir: storeBlocked}, "MAILBRIDGE_DATA_DIR " + storeBlocked + " cannot hold the JetStream store"},
+	}
+	for _, tc := range cases {
+		start := time.Now()
+		setup, err := connectNATS(context.Background(), tc.cfg, "test", discardLogger())
+		if err == nil {
+			setup.close(discardLogger())
+			t.Errorf("%s: start succeeded, want an error", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %q, want it to contain %q", tc.name, err, tc.want)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: failed after %s, want at once", tc.name, took)
+		}
+	}
 }
