@@ -50,6 +50,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if _, err := newBuilder(cfg); err != nil {
 		return err
 	}
+	if err := checkListenAddr("MAILBRIDGE_HTTP_ADDR", cfg.HTTPAddr); err != nil {
+		return err
+	}
 	if (cfg.WebhookBasicUser == "") != (cfg.WebhookBasicPassword == "") {
 		return errors.New("MAILBRIDGE_WEBHOOK_BASIC_USER and MAILBRIDGE_WEBHOOK_BASIC_PASSWORD must be set together: set both to the ID and password entered in CMC, or neither")
 	}

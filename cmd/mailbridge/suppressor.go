@@ -187,6 +187,9 @@ func isLoopback(addr string) bool {
 // starts the index, the consumer and the admin API. The consumer and the
 // index restart after an error, logged, until ctx ends.
 func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppressorSettings, streamCfg StreamConfig, mode mailevent.Mode, logger *slog.Logger) (*suppressorRun, error) {
+	if err := checkListenAddr("MAILBRIDGE_ADMIN_ADDR", settings.AdminAddr); err != nil {
+		return nil, err
+	}
 	if settings.AdminToken == "" && !isLoopback(settings.AdminAddr) {
 		return nil, fmt.Errorf("MAILBRIDGE_ADMIN_ADDR %s is not a loopback address and MAILBRIDGE_ADMIN_TOKEN is empty: set a token, or listen on 127.0.0.1", settings.AdminAddr)
 	}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
+)
+
+func TestCheckListenAddr(t *testing.T) {
+	t.Parallel()
+	valid := []string{":8080", "127.0.0.1:8080", "[::1]:0", "localhost:8081"}
+	for _, addr := range valid {
+		if err := checkListenAddr("MAILBRIDGE_HTTP_ADDR", addr); err != nil {
+			t.Errorf("checkListenAddr(%q): %v, want nil", addr, err)
+		}
+	}
+
+	invalid := map[string][]string{
+		"8080":            {"MAILBRIDGE_HTTP_ADDR 8080", "use :8080", "or 127.0.0.1:8080"},
+		"localhost":       {`MAILBRIDGE_HTTP_ADDR "localhost" is invalid`, "use host:port"},
+		"127.0.0.1:http8": {`invalid port "http8"`},
+	}
+	for addr, wants := range invalid {
+		err := checkListenAddr("MAILBRIDGE_HTTP_ADDR", addr)
+		if err == nil {
+			t.Errorf("checkListenAddr(%q) = nil, want an error", addr)
+			continue
+		}
+		for _, want := range wants {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("checkListenAddr(%q) = %q, want it to contain %q", addr, err, want)
+			}
+		}
+	}
+}
+
+func TestServeBarePortAddr(t *testing.T) {
+	t.Parallel()
+	cfg := testServeConfig(t)
+	cfg.HTTPAddr = "8080"
+
+	err := serve(t.Context(), cfg, discardLogger(), nil)
+
+	if err == nil || !strings.Contains(err.Error(), "use :8080") {
+		t.Errorf("serve with MAILBRIDGE_HTTP_ADDR=8080: %v, want a hint to use :8080", err)
+	}
+}
+
+func TestSuppressorBarePortAdminAddr(t *testing.T) {
+	t.Parallel()
+	settings := testSuppressorSettings()
+	settings.AdminAddr = "8081"
+
+	_, err := startSuppressor(t.Context(), nil, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger())
+
+	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_ADMIN_ADDR 8081") || !strings.Contains(err.Error(), "use :8081") {
+		t.Errorf("suppressor with MAILBRIDGE_ADMIN_ADDR=8081: %v, want a hint to use :8081", err)
+	}
+}
