@@ -220,3 +220,16 @@ func TestServeBasicUserWithoutPassword(t *testing.T) {
 		t.Error("the embedded NATS server started before the configuration was checked")
 	}
 }
+
+func TestServeReplicasNeedCluster(t *testing.T) {
+	t.Parallel()
+	cfg := testServeConfig(t)
+	cfg.StreamReplicas = 3
+
+	err := serve(t.Context(), cfg, discardLogger(), nil)
+
+	want := "MAILBRIDGE_STREAM_REPLICAS=3 needs a NATS cluster: use 1 with the embedded server, or set MAILBRIDGE_NATS_URL"
+	if err == nil || err.Error() != want {
+		t.Errorf("serve with 3 replicas on the embedded server: %v, want %q", err, want)
+	}
+}
