@@ -229,7 +229,7 @@ Example:
 	}
 	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSConfig.clientURL(), err)
+		return connectError(cfg.NATSConfig, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -29,14 +29,9 @@ func connectClient(c NATSConfig, name string, logger *slog.Logger) (*nats.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	url := c.clientURL()
-	nc, err := nats.Connect(url, append(opts, nats.RetryOnFailedConnect(false))...)
+	nc, err := nats.Connect(c.clientURL(), append(opts, nats.RetryOnFailedConnect(false))...)
 	if err != nil {
-		hint := ""
-		if c.URL == "" {
-			hint = ": start 'mailbridge serve' first, or set MAILBRIDGE_NATS_URL"
-		}
-		return nil, fmt.Errorf("connect to NATS at %s: %w%s", url, err, hint)
+		return nil, connectError(c, err)
 	}
 	return nc, nil
 }

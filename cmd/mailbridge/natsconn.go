@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -46,7 +48,7 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	if c.URL != "" {
 		nc, err := nats.Connect(splitURLs(c.URL), append(opts, nats.RetryOnFailedConnect(c.RetryConnect))...)
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+			return nil, connectError(c, err)
 		}
 		if !nc.IsConnected() {
 			logger.Warn("nats unreachable; connecting in the background", slog.String("url", c.URL))
@@ -97,6 +99,34 @@ func embeddedStartError(c NATSConfig, err error) error {
 		return fmt.Errorf("MAILBRIDGE_DATA_DIR %s cannot hold the JetStream store, so fix its permissions or set another MAILBRIDGE_DATA_DIR: %w", c.DataDir, err)
 	}
 	return err
+}
+
+// connectError wraps a failed connect with the URLs tried, without their
+// credentials, and what to check.
+func connectError(c NATSConfig, err error) error {
+	hint := "check MAILBRIDGE_NATS_URL and that the NATS cluster is up, or unset MAILBRIDGE_NATS_URL to use the embedded server"
+	if c.URL == "" {
+		hint = "start 'mailbridge serve' first, or set MAILBRIDGE_NATS_URL"
+	}
+	return fmt.Errorf("connect to NATS at %s: %w: %s", redactURLs(c.clientURL()), err, hint)
+}
+
+// redactURLs replaces the user information of each URL in a
+// comma-separated list, so that passwords and tokens stay out of errors.
+func redactURLs(list string) string {
+	urls := strings.Split(list, ",")
+	for i, raw := range urls {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			urls[i] = "(unparsable URL)"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("redacted")
+		}
+		urls[i] = u.String()
+	}
+	return strings.Join(urls, ",")
 }
 
 // close drains the connection, then stops the embedded server if any.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -88,6 +90,32 @@ func TestEmbeddedStartErrorsNameVariable(t *testing.T) {
 		}
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("%s: failed after %s, want at once", tc.name, took)
+		}
+	}
+}
+
+func TestUnreachableNATSURLNamedRedacted(t *testing.T) {
+	addr := freeLoopbackAddr(t)
+	t.Setenv("MAILBRIDGE_NATS_URL", "nats://alice:s3cret@"+addr)
+	t.Setenv("MAILBRIDGE_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("MAILBRIDGE_DATA_DIR", t.TempDir())
+
+	for _, command := range []string{"serve", "suppressor", "alerter"} {
+		var stderr bytes.Buffer
+		code := run([]string{command}, nil, io.Discard, &stderr)
+
+		if code != exitError {
+			t.Errorf("%s: exit code %d, want %d", command, code, exitError)
+		}
+		output := stderr.String()
+		if !strings.Contains(output, "nats://redacted@"+addr) {
+			t.Errorf("%s: stderr %q, want the URL with its credentials redacted", command, output)
+		}
+		if strings.Contains(output, "s3cret") {
+			t.Errorf("%s: stderr %q contains the password", command, output)
+		}
+		if !strings.Contains(output, "unset MAILBRIDGE_NATS_URL to use the embedded server") {
+			t.Errorf("%s: stderr %q, want the hint to check or unset MAILBRIDGE_NATS_URL", command, output)
 		}
 	}
 }

@@ -140,7 +140,7 @@ no flags: see 'mailbridge help' for its environment variables.
 	}
 	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSConfig.clientURL(), err)
+		return connectError(cfg.NATSConfig, err)
 	}
 	defer nc.Close()
 	logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
