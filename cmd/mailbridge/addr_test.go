@@ -52,7 +52,7 @@ func TestSuppressorBarePortAdminAddr(t *testing.T) {
 	settings := testSuppressorSettings()
 	settings.AdminAddr = "8081"
 
-	_, err := startSuppressor(t.Context(), nil, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger())
+	_, err := startSuppressor(t.Context(), nil, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger(), telemetry{})
 
 	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_ADMIN_ADDR 8081") || !strings.Contains(err.Error(), "use :8081") {
 		t.Errorf("suppressor with MAILBRIDGE_ADMIN_ADDR=8081: %v, want a hint to use :8081", err)

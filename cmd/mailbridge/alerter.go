@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mailbridge/mailbridge/pkg/alert"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -107,7 +102,7 @@ func startAlerterComponent(ctx context.Context, env componentEnv) (func() error,
 	if err != nil {
 		return nil, fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
 	}
-	a, err := newAlerter(ac, env.JS, env.Serve.StreamConfig, mode, env.Logger, env.Registry)
+	a, err := newAlerter(ac, env.JS, env.Serve.StreamConfig, mode, env.Logger, env.telemetry())
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +112,10 @@ func startAlerterComponent(ctx context.Context, env componentEnv) (func() error,
 }
 
 // newAlerter builds the Alerter of a configuration.
-func newAlerter(ac AlertConfig, js jetstream.JetStream, sc StreamConfig, mode mailevent.Mode, logger *slog.Logger, reg prometheus.Registerer) (*alert.Alerter, error) {
+func newAlerter(ac AlertConfig, js jetstream.JetStream, sc StreamConfig, mode mailevent.Mode, logger *slog.Logger, tel telemetry) (*alert.Alerter, error) {
+	if err := ac.validate(); err != nil {
+		return nil, err
+	}
 	rules, err := alertRules(ac)
 	if err != nil {
 		return nil, err
@@ -142,7 +140,8 @@ func newAlerter(ac AlertConfig, js jetstream.JetStream, sc StreamConfig, mode ma
 		Notifiers:        notifiers,
 		EvaluateInterval: ac.EvaluateInterval,
 		Logger:           logger,
-		Registerer:       reg,
+		Registerer:       tel.Registry,
+		TracerProvider:   tel.TracerProvider,
 	})
 }
 
@@ -200,8 +199,8 @@ Example:
   MAILBRIDGE_NATS_URL=nats://nats-1:4222 MAILBRIDGE_ALERT_SLACK_URL=https://hooks.slack.com/services/... mailbridge alerter
 `)
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: alerter takes no arguments, got %q", errUsage, flags.Args())
@@ -222,6 +221,9 @@ Example:
 	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
 		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
 	}
+	if err := cfg.StreamConfig.Validate(); err != nil {
+		return err
+	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge alerter", logger)
 	if err != nil {
@@ -237,42 +239,19 @@ Example:
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	registry := prometheus.NewRegistry()
-	a, err := newAlerter(cfg.AlertConfig, js, cfg.StreamConfig, mode, logger, registry)
+	tel, err := startStandaloneTelemetry(ctx, "mailbridge-alerter", nc, js, cfg.StreamConfig.StreamName, logger)
 	if err != nil {
 		return err
 	}
-	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, registry, logger)
-		if err != nil {
-			return err
-		}
-		defer stopMetrics()
+	defer tel.stop()
+	a, err := newAlerter(cfg.AlertConfig, js, cfg.StreamConfig, mode, logger, tel.telemetry)
+	if err != nil {
+		return err
+	}
+	if err := tel.serve(cfg.MetricsAddr, "MAILBRIDGE_ALERT_METRICS_ADDR", logger); err != nil {
+		return err
 	}
 	logger.Info("alerter starting", slog.String("stream", cfg.StreamConfig.StreamName),
 		slog.String("url", nc.ConnectedUrlRedacted()))
 	return a.Run(ctx)
-}
-
-// serveMetrics serves /metrics on addr until the returned function is
-// called.
-func serveMetrics(addr string, gatherer prometheus.Gatherer, logger *slog.Logger) (func(), error) {
-	listener, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on MAILBRIDGE_ALERT_METRICS_ADDR %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server failed", slog.Any("error", err))
-		}
-	}()
-	logger.Info("metrics listening", slog.String("metrics_addr", listener.Addr().String()))
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }

@@ -58,8 +58,8 @@ func runBackfill(ctx context.Context, args []string, _ io.Reader, _, stderr io.W
 		fmt.Fprint(stderr, backfillUsage)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: backfill takes no arguments, got %q", errUsage, flags.Args())

@@ -31,8 +31,8 @@ Flags:
 `)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: classify reads standard input and takes no arguments, got %q", errUsage, flags.Args())

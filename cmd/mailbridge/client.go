@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -28,6 +29,12 @@ func connectClient(c NATSConfig, name string, logger *slog.Logger) (*nats.Conn, 
 	opts, err := c.options(name, logger)
 	if err != nil {
 		return nil, err
+	}
+	if c.URL == "" {
+		if _, port, err := net.SplitHostPort(c.EmbeddedAddr); err == nil && (port == "0" || port == "-1") {
+			return nil, fmt.Errorf("connect to NATS: MAILBRIDGE_EMBEDDED_NATS_ADDR %s gives serve's embedded server a random port or none, so this command cannot find it: "+
+				"set MAILBRIDGE_NATS_URL to the client_addr in serve's 'embedded nats server started' log line, such as nats://127.0.0.1:41234", c.EmbeddedAddr)
+		}
 	}
 	nc, err := nats.Connect(c.clientURL(), append(opts, nats.RetryOnFailedConnect(false))...)
 	if err != nil {

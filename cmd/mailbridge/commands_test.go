@@ -86,6 +86,16 @@ func TestReplayCommandPrintsVendorExamples(t *testing.T) {
 	for _, f := range files {
 		postFile(t, webhook, f)
 	}
+	// The bridge's own events share the stream; replay leaves them out by
+	// default.
+	suppressionEvent := mailevent.Event{
+		ID: "own-event-1", Source: "/mailbridge/suppressions", Type: "io.mailbridge.suppression.added",
+		Time: time.Now(), DataContentType: "application/json", Data: []byte(`{}`),
+	}
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := srv.JS.PublishMsg(ctx, mailevent.Encode(&suppressionEvent, "mail.suppressions.added", mailevent.ModeBinary)); err != nil {
+		t.Fatalf("publish suppression event: %v", err)
+	}
 
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"replay", "--since", "2023-01-25", "--to", "stdout"}, nil, &stdout, &stderr)
@@ -108,6 +118,16 @@ func TestReplayCommandPrintsVendorExamples(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "sent 5 events") || !strings.Contains(stderr.String(), "resume with --from-seq 6") {
 		t.Errorf("stderr = %q, want the summary with the resume sequence", stderr.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"replay", "--since", "2023-01-25", "--to", "stdout", "--subject", "mail.>"}, nil, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("replay --subject mail.>: exit code %d, stderr: %s", code, stderr.String())
+	}
+	if got := strings.Count(strings.TrimSpace(stdout.String()), "\n") + 1; got != 6 {
+		t.Errorf("replay --subject mail.> printed %d events, want 6 (the bridge's own event too)", got)
 	}
 }
 

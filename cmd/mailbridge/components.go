@@ -7,16 +7,23 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // componentEnv is what serve hands to a component it runs beside the
 // ingress.
 type componentEnv struct {
-	Conn     *nats.Conn
-	JS       jetstream.JetStream
-	Logger   *slog.Logger
-	Registry prometheus.Registerer
-	Serve    serveConfig
+	Conn           *nats.Conn
+	JS             jetstream.JetStream
+	Logger         *slog.Logger
+	Registry       prometheus.Registerer
+	TracerProvider trace.TracerProvider
+	Serve          serveConfig
+}
+
+// telemetry returns where the component sends its metrics and spans.
+func (e componentEnv) telemetry() telemetry {
+	return telemetry{Registry: e.Registry, TracerProvider: e.TracerProvider}
 }
 
 // serveComponent is a consumer that serve runs in the same process, such as

@@ -39,19 +39,21 @@ func startHostileServe(t *testing.T) (string, *natstest.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready)
-	}()
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	// stopped is set when serve has returned already, so that the cleanup
+	// does not wait for a second value that never comes.
+	stopped := false
 	t.Cleanup(func() {
 		cancel()
-		<-stopped
+		if !stopped {
+			<-done
+		}
 	})
 	select {
 	case addr := <-ready:
 		return addr.String(), nats
 	case err := <-done:
+		stopped = true
 		t.Fatalf("serve stopped before it was ready: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve not ready after 30s")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // CMC_TIMEZONE must load in a container without zoneinfo.
 )
@@ -39,6 +40,7 @@ func commands() []command {
 		{"replay", "send stored events again, to stdout, HTTP or NATS", runReplay},
 		{"tail", "follow the stream live, one line per event", runTail},
 		{"backfill", "publish a day's events from CMC's API that the stream lacks", runBackfill},
+		{"bench", "post generated webhooks to a running bridge and report its throughput", runBench},
 		{"classify", "classify bounce diagnostics read from standard input", runClassify},
 		{"suppressor", "run the suppression list consumer and its admin API", runSuppressor},
 		{"suppressions", "get, list, add, remove, check, export or import suppressions", runSuppressions},
@@ -90,8 +92,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errHelpShown):
+		return exitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "mailbridge %s: %v\nRun 'mailbridge help' for usage.\n", name, err)
+		// The message follows "usage: ", which the hint makes redundant.
+		message := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge help' for usage.\n", name, message)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return exitInterrupt

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/replay"
 )
 
@@ -43,7 +44,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	flags := flag.NewFlagSet("replay", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var subjects, recipients, types, ids stringList
-	flags.Var(&subjects, "subject", "subject filter, wildcards allowed; repeat for more (default: every subject under MAILBRIDGE_SUBJECT_PREFIX)")
+	flags.Var(&subjects, "subject", "subject filter, wildcards allowed; repeat for more (default: the CMC event subjects <prefix>.deliveries.*, .bounces.* and .blocks.*; use <prefix>.> for every subject, suppression and alert events included)")
 	since := flags.String("since", "", "send events whose CloudEvent time is at or after this time (RFC 3339 or a date)")
 	until := flags.String("until", "", "send events whose CloudEvent time is before this time (RFC 3339 or a date)")
 	fromSeq := flags.Uint64("from-seq", 0, "first stream sequence to read")
@@ -61,8 +62,8 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		fmt.Fprint(stderr, replayUsage)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: replay takes no arguments, got %q", errUsage, flags.Args())
@@ -80,8 +81,12 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	// By default replay the CMC events only: the suppression and alert
+	// events that the same stream stores are the bridge's own output, which
+	// a backfill of a new consumer does not want. --subject 'mail.>' reads
+	// everything.
 	if len(subjects) == 0 {
-		subjects = stringList{cfg.SubjectPrefix + ".>"}
+		subjects = mailevent.Subjects{Prefix: cfg.SubjectPrefix}.Events()
 	}
 	sel := replay.Selection{
 		Subjects: subjects, FromSeq: *fromSeq, ToSeq: *toSeq,

@@ -25,8 +25,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	flags.Usage = func() {
 		fmt.Fprint(stderr, "Usage: mailbridge serve\n\nRuns the webhook ingress. It takes no flags: see 'mailbridge help' for its environment variables.\n")
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, flags.Args())
@@ -40,6 +40,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	if err := tuneRuntime(logger); err != nil {
+		return err
+	}
+	stopPprof, err := startPprof(logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	return serve(ctx, cfg, logger, nil)
 }
 
@@ -47,6 +55,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 // the HTTP listener's address once webhooks are accepted.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan<- net.Addr) error {
 	// Check the configuration before anything starts.
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	if _, err := newBuilder(cfg); err != nil {
 		return err
 	}
@@ -109,6 +120,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		}
 		defer stopBuffer()
 	}
+	publishers, closePublishers, err := connectPublishers(cfg, setup, logger)
+	if err != nil {
+		return err
+	}
+	defer closePublishers()
 
 	// Build the HTTP ingress and the metrics of the NATS side.
 	registry := prometheus.NewRegistry()
@@ -123,6 +139,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Logger:         logger,
 		Registerer:     registry,
 		TracerProvider: tracerProvider,
+		Publishers:     publishers,
 	})
 	if err != nil {
 		return err
@@ -130,7 +147,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 
 	// Start the consumers that run beside the ingress, and wait for them to
 	// stop after the HTTP server has.
-	env := componentEnv{Conn: setup.conn, JS: js, Logger: logger, Registry: registry, Serve: cfg}
+	env := componentEnv{Conn: setup.conn, JS: js, Logger: logger, Registry: registry, TracerProvider: tracerProvider, Serve: cfg}
 	var waits []func() error
 	componentCtx, stopComponents := context.WithCancel(ctx)
 	defer stopComponents()

@@ -47,7 +47,7 @@ func runSuppressions(ctx context.Context, args []string, stdin io.Reader, stdout
 		}
 		return nil
 	}
-	var settings suppressorSettings
+	var settings SuppressorSettings
 	if err := loadConfig(&settings); err != nil {
 		return err
 	}
@@ -68,8 +68,8 @@ func runSuppressions(ctx context.Context, args []string, stdin io.Reader, stdout
 	limit := flags.Int("limit", 100, "list: addresses per page, 1 to 1000")
 	cursor := flags.String("cursor", "", "list: the next_cursor of the page before")
 	note := flags.String("note", "", "add: a note for other operators")
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	operands := flags.Args()
 	needOperands := func(n int, what string) error {

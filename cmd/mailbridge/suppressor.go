@@ -21,10 +21,11 @@ import (
 	"github.com/mailbridge/mailbridge/pkg/suppression"
 )
 
-// suppressorSettings is the configuration of the suppression list, read by
+// SuppressorSettings is the configuration of the suppression list, read by
 // "mailbridge suppressor", by serve when it runs the list, and by the
-// "mailbridge suppressions" client commands.
-type suppressorSettings struct {
+// "mailbridge suppressions" client commands. It is exported because
+// envconfig skips the fields of an unexported embedded struct.
+type SuppressorSettings struct {
 	Enabled    string `envconfig:"SUPPRESSOR" default:"auto" desc:"whether serve runs the suppression list: auto (only with the embedded NATS server; with MAILBRIDGE_NATS_URL run 'mailbridge suppressor' instead), true or false"`
 	AdminAddr  string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:8081" desc:"listen address of the suppression admin API (host:port); an address other than loopback needs ADMIN_TOKEN"`
 	AdminToken string `envconfig:"ADMIN_TOKEN" desc:"bearer token that the admin API requires and the suppressions commands send"`
@@ -38,13 +39,14 @@ type suppressorSettings struct {
 	SenderReasons     []string      `envconfig:"SUPPRESSION_SENDER_REASONS" desc:"comma-separated bounce reasons that blame the sender and never suppress the recipient; empty means authfailure, badreputation, blocked, contenterror, failedstarttls, mesgtoobig, norelaying, notcompliantrfc, policyviolation, rejected, requireptr, securityerror, spamdetected, speeding, toomanyconn, virusdetected"`
 	AckWait           time.Duration `envconfig:"SUPPRESSION_ACK_WAIT" default:"30s" desc:"how long JetStream waits for the suppressor to ack an event before delivering it again"`
 	MaxDeliver        int           `envconfig:"SUPPRESSION_MAX_DELIVER" default:"5" desc:"deliveries of an event before it goes to the dead-letter subject"`
+	MetricsAddr       string        `envconfig:"SUPPRESSOR_METRICS_ADDR" desc:"listen address of /metrics for 'mailbridge suppressor' (serve exports the metrics on its own /metrics); empty for none"`
 }
 
 // suppressorConfig is the configuration of "mailbridge suppressor".
 type suppressorConfig struct {
 	CloudEventsMode string `envconfig:"CLOUDEVENTS_MODE" default:"binary" desc:"CloudEvents content mode of the change events: binary or structured"`
 
-	suppressorSettings
+	SuppressorSettings
 	NATSConfig
 	StreamConfig
 	LogConfig
@@ -55,7 +57,7 @@ func init() {
 		name:    "suppressor",
 		enabled: suppressorEnabled,
 		start: func(ctx context.Context, env componentEnv) (func() error, error) {
-			var settings suppressorSettings
+			var settings SuppressorSettings
 			if err := loadConfig(&settings); err != nil {
 				return nil, err
 			}
@@ -63,7 +65,7 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
 			}
-			run, err := startSuppressor(ctx, env.JS, settings, env.Serve.StreamConfig, mode, env.Logger)
+			run, err := startSuppressor(ctx, env.JS, settings, env.Serve.StreamConfig, mode, env.Logger, env.telemetry())
 			if err != nil {
 				return nil, err
 			}
@@ -72,13 +74,13 @@ func init() {
 	})
 	helpSections = append(helpSections, helpSection{
 		title:  "Suppression list (mailbridge suppressor, serve, and the suppressions commands)",
-		config: &suppressorSettings{},
+		config: &SuppressorSettings{},
 	})
 }
 
 // suppressorEnabled reads MAILBRIDGE_SUPPRESSOR for serve.
 func suppressorEnabled(cfg serveConfig) (bool, error) {
-	var settings suppressorSettings
+	var settings SuppressorSettings
 	if err := loadConfig(&settings); err != nil {
 		return false, err
 	}
@@ -106,8 +108,8 @@ MAILBRIDGE_EMBEDDED_NATS_ADDR. Run several for a shared workload. It takes
 no flags: see 'mailbridge help' for its environment variables.
 `)
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: suppressor takes no arguments, got %q", errUsage, flags.Args())
@@ -115,11 +117,6 @@ no flags: see 'mailbridge help' for its environment variables.
 
 	var cfg suppressorConfig
 	if err := loadConfig(&cfg); err != nil {
-		return err
-	}
-	// envconfig skips an unexported embedded struct, so the settings are
-	// loaded on their own.
-	if err := loadConfig(&cfg.suppressorSettings); err != nil {
 		return err
 	}
 	logger, err := newLogger(cfg.LogConfig, stderr)
@@ -132,6 +129,9 @@ no flags: see 'mailbridge help' for its environment variables.
 	}
 	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
 		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
+	}
+	if err := cfg.StreamConfig.Validate(); err != nil {
+		return err
 	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge suppressor", logger)
@@ -149,7 +149,15 @@ no flags: see 'mailbridge help' for its environment variables.
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	run, err := startSuppressor(ctx, js, cfg.suppressorSettings, cfg.StreamConfig, mode, logger)
+	tel, err := startStandaloneTelemetry(ctx, "mailbridge-suppressor", nc, js, cfg.StreamConfig.StreamName, logger)
+	if err != nil {
+		return err
+	}
+	defer tel.stop()
+	if err := tel.serve(cfg.MetricsAddr, "MAILBRIDGE_SUPPRESSOR_METRICS_ADDR", logger); err != nil {
+		return err
+	}
+	run, err := startSuppressor(ctx, js, cfg.SuppressorSettings, cfg.StreamConfig, mode, logger, tel.telemetry)
 	if err != nil {
 		return err
 	}
@@ -186,18 +194,24 @@ func isLoopback(addr string) bool {
 // startSuppressor creates the stream and the bucket when missing, and
 // starts the index, the consumer and the admin API. The consumer and the
 // index restart after an error, logged, until ctx ends.
-func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppressorSettings, streamCfg StreamConfig, mode mailevent.Mode, logger *slog.Logger) (*suppressorRun, error) {
+func startSuppressor(ctx context.Context, js jetstream.JetStream, settings SuppressorSettings, streamCfg StreamConfig, mode mailevent.Mode, logger *slog.Logger, tel telemetry) (*suppressorRun, error) {
 	if err := checkListenAddr("MAILBRIDGE_ADMIN_ADDR", settings.AdminAddr); err != nil {
 		return nil, err
 	}
 	if settings.AdminToken == "" && !isLoopback(settings.AdminAddr) {
 		return nil, fmt.Errorf("MAILBRIDGE_ADMIN_ADDR %s is not a loopback address and MAILBRIDGE_ADMIN_TOKEN is empty: set a token, or listen on 127.0.0.1", settings.AdminAddr)
 	}
-	if settings.SoftThreshold < 1 {
-		return nil, fmt.Errorf("MAILBRIDGE_SUPPRESSION_SOFT_THRESHOLD %d is invalid: use 1 or more", settings.SoftThreshold)
+	if err := settings.validate(); err != nil {
+		return nil, err
 	}
-	if settings.SoftWindow <= 0 {
-		return nil, fmt.Errorf("MAILBRIDGE_SUPPRESSION_SOFT_WINDOW %s is invalid: use a positive duration such as 168h", settings.SoftWindow)
+
+	index := suppression.NewIndex()
+	var metrics *suppression.Metrics
+	if tel.Registry != nil {
+		metrics = suppression.NewMetrics()
+		if err := metrics.Register(tel.Registry, index); err != nil {
+			return nil, fmt.Errorf("register suppression metrics: %w", err)
+		}
 	}
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -216,7 +230,8 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppr
 			DeferralThreshold: settings.DeferralThreshold,
 			SenderReasons:     settings.SenderReasons,
 		},
-		Logger: logger,
+		Metrics: metrics,
+		Logger:  logger,
 	})
 	if err != nil {
 		return nil, err
@@ -235,7 +250,6 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppr
 	backoff := []time.Duration{settings.AckWait, 2 * settings.AckWait, 4 * settings.AckWait}
 	backoff = backoff[:max(0, min(len(backoff), settings.MaxDeliver))]
 
-	index := suppression.NewIndex()
 	consumerCfg := consumer.Config{
 		Stream:         streamCfg.StreamName,
 		Durable:        settings.Durable,
@@ -244,10 +258,11 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings suppr
 		MaxDeliver:     settings.MaxDeliver,
 		Backoff:        backoff,
 		SubjectPrefix:  streamCfg.SubjectPrefix,
+		TracerProvider: tel.TracerProvider,
 		Logger:         logger,
 	}
 	srv := &http.Server{
-		Handler:           suppression.NewAPI(store, index, suppression.APIConfig{Token: settings.AdminToken, Logger: logger}),
+		Handler:           suppression.NewAPI(store, index, suppression.APIConfig{Token: settings.AdminToken, Metrics: metrics, Logger: logger}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,

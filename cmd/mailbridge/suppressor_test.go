@@ -51,8 +51,8 @@ func TestIsLoopback(t *testing.T) {
 	}
 }
 
-func testSuppressorSettings() suppressorSettings {
-	return suppressorSettings{
+func testSuppressorSettings() SuppressorSettings {
+	return SuppressorSettings{
 		AdminAddr: "127.0.0.1:0", Bucket: "suppressions", Durable: "suppressor",
 		SoftThreshold: 3, SoftWindow: 168 * time.Hour, AckWait: 5 * time.Second, MaxDeliver: 5,
 	}
@@ -63,7 +63,7 @@ func TestSuppressorRefusesOpenNonLoopbackAPI(t *testing.T) {
 	srv := natstest.Start(t)
 	settings := testSuppressorSettings()
 	settings.AdminAddr = "0.0.0.0:0"
-	_, err := startSuppressor(t.Context(), srv.JS, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger())
+	_, err := startSuppressor(t.Context(), srv.JS, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger(), telemetry{})
 	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_ADMIN_TOKEN") {
 		t.Errorf("start on 0.0.0.0 without a token: %v; want an error naming MAILBRIDGE_ADMIN_TOKEN", err)
 	}
@@ -76,7 +76,7 @@ func TestSuppressorServesAPIAndStops(t *testing.T) {
 	settings.AdminToken = "token"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	run, err := startSuppressor(ctx, srv.JS, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger())
+	run, err := startSuppressor(ctx, srv.JS, settings, testServeConfig(t).StreamConfig, mailevent.ModeBinary, discardLogger(), telemetry{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, tailUsage)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 
 	var cfg readConfig

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -94,6 +95,10 @@ type Config struct {
 	// Registerer receives the mailbridge_alert_* metrics. Nil registers
 	// none.
 	Registerer prometheus.Registerer
+
+	// TracerProvider makes a consumer span per live event, continuing the
+	// event's trace (see consumer.Config.TracerProvider). Nil makes none.
+	TracerProvider trace.TracerProvider
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -293,6 +298,7 @@ func (a *Alerter) run(ctx context.Context) error {
 		MaxDeliver:     a.cfg.MaxDeliver,
 		SubjectPrefix:  a.cfg.Subjects.Prefix,
 		StartTime:      a.startTime,
+		TracerProvider: a.cfg.TracerProvider,
 		Logger:         a.cfg.Logger,
 	}, a.handle)
 

@@ -108,7 +108,7 @@ func Decode(contentType string, body []byte, limits Limits) (*Batch, error) {
 
 	switch mediaType {
 	case "application/json":
-		return decodeJSON(body, limits)
+		return decodeJSONFast(body, limits)
 	case "application/x-www-form-urlencoded":
 		values, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -206,6 +206,10 @@ func finishBatch(batch *Batch, event json.RawMessage) (*Batch, error) {
 	event = bytes.TrimSpace(event)
 	if len(event) == 0 || bytes.Equal(event, []byte("null")) {
 		return nil, fmt.Errorf("%w: missing field event", ErrMalformed)
+	}
+	if entries, ok := splitEntriesFast(batch.EventType, event); ok {
+		batch.Entries = entries
+		return batch, nil
 	}
 
 	var list json.RawMessage

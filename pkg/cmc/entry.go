@@ -69,6 +69,9 @@ var version1Names = map[string]string{
 // When a record carries both a version 1 name and its version 2 name, the
 // version 2 value wins and the version 1 value stays in Extra.
 func ParseEntry(raw json.RawMessage) (Entry, error) {
+	if entry, ok := parseEntryFast(raw); ok {
+		return entry, nil
+	}
 	var fields map[string]json.RawMessage
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -173,6 +176,9 @@ func ParseCreated(created string, loc *time.Location) (time.Time, error) {
 	created = strings.TrimSpace(created)
 	if created == "" {
 		return time.Time{}, fmt.Errorf("%w: missing field created", ErrMalformed)
+	}
+	if t, ok := parseCreatedFast(created, loc); ok {
+		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, created); err == nil {
 		return t, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
@@ -17,6 +18,7 @@ const (
 	DefaultMaxDeliver    = 5
 	DefaultMaxAckPending = 1000
 	DefaultFetchMaxWait  = time.Second
+	DefaultStopTimeout   = 30 * time.Second
 )
 
 // Config describes the durable consumer that Run creates or updates, and
@@ -31,9 +33,15 @@ type Config struct {
 	Durable string
 
 	// FilterSubjects are the subjects the consumer reads, with wildcards,
-	// such as mailevent.Subjects.Failures(). Defaults to all of the
-	// stream, which includes the dead-letter and rejected subjects; Run
-	// acks and skips the messages on those without calling the handler.
+	// such as mailevent.Subjects.Failures(). Defaults to the CMC record
+	// subjects under SubjectPrefix (mailevent.Subjects.Events(): every
+	// delivery, bounce and block), which leaves out the bridge's own
+	// suppression and alert events and the rejected and dead-letter
+	// subjects. To read the whole stream, set it to
+	// mailevent.Subjects.All(): Run then acks and skips the messages on the
+	// rejected and dead-letter subjects without calling the handler, and
+	// hands the suppression and alert events to it, whose Msg.Data returns
+	// a *mailevent.UnknownTypeError.
 	FilterSubjects []string
 
 	// AckWait is how long JetStream waits for the handler's result before
@@ -55,7 +63,8 @@ type Config struct {
 	Backoff []time.Duration
 
 	// SubjectPrefix is the first subject token(s) of mailbridge's events,
-	// used for the default DeadLetterSubject. Defaults to "mail".
+	// used for the default FilterSubjects and DeadLetterSubject. Defaults
+	// to "mail".
 	SubjectPrefix string
 
 	// DeadLetterSubject is the subject that receives a message after its
@@ -85,6 +94,19 @@ type Config struct {
 	// stop waits for the pull in flight, so it also bounds how long Run
 	// takes to return once ctx ends. Defaults to 1s.
 	FetchMaxWait time.Duration
+
+	// StopTimeout is how long a stop waits for the handlers in flight
+	// once ctx ends. After it, their ctx is canceled and Run returns an
+	// error wrapping ErrStopTimeout that names the stream sequence of each
+	// message still in a handler. Run leaves those messages unacked, so
+	// JetStream delivers them again after AckWait. Defaults to 30s.
+	StopTimeout time.Duration
+
+	// TracerProvider makes a consumer span for each message handed to the
+	// handler, a child of the span named by the event's traceparent
+	// extension, and the handler's ctx carries that span. Nil makes no
+	// spans.
+	TracerProvider trace.TracerProvider
 
 	// Logger receives the consumer's start and stop, handler errors and
 	// dead letters. Defaults to a logger that discards everything.
@@ -134,8 +156,13 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: SubjectPrefix: %w", ErrInvalidConfig, err)
 	}
 
+	subjects := mailevent.Subjects{Prefix: c.SubjectPrefix}
+	if len(c.FilterSubjects) == 0 {
+		c.FilterSubjects = subjects.Events()
+	}
+
 	if c.DeadLetterSubject == "" {
-		c.DeadLetterSubject = mailevent.Subjects{Prefix: c.SubjectPrefix}.DeadLetter(c.Durable)
+		c.DeadLetterSubject = subjects.DeadLetter(c.Durable)
 	}
 	if strings.ContainsAny(c.DeadLetterSubject, "*> \t\r\n") {
 		return c, fmt.Errorf("%w: DeadLetterSubject %q contains a wildcard or white space", ErrInvalidConfig, c.DeadLetterSubject)
@@ -160,6 +187,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FetchMaxWait < 0 {
 		return c, fmt.Errorf("%w: FetchMaxWait %s is negative", ErrInvalidConfig, c.FetchMaxWait)
+	}
+
+	if c.StopTimeout == 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.StopTimeout < 0 {
+		return c, fmt.Errorf("%w: StopTimeout %s is negative", ErrInvalidConfig, c.StopTimeout)
 	}
 
 	if c.Logger == nil {

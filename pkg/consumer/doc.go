@@ -22,8 +22,11 @@
 // durable share the events between them. Idempotent wraps a handler so
 // that an event id seen before is acknowledged without running it again.
 //
-// Dead-lettered messages and the ingress's rejected input are stored in
-// the same stream under the same prefix, so a consumer of the whole stream
-// sees them too. Run acknowledges and skips them without calling the
-// handler; see Config.FilterSubjects.
+// Without FilterSubjects a consumer reads the CMC record subjects only:
+// deliveries, bounces and blocks. Dead-lettered messages, the ingress's
+// rejected input and the bridge's own suppression and alert events are
+// stored in the same stream under the same prefix; a consumer that asks
+// for the whole stream gets the events too, and Run acknowledges and skips
+// the dead letters and rejected input without calling the handler. See
+// Config.FilterSubjects.
 package consumer

@@ -10,6 +10,11 @@ var ErrInvalidConfig = errors.New("invalid consumer config")
 // stores Config.DeadLetterSubject, so dead-lettered events would be lost.
 var ErrNoDeadLetterStream = errors.New("no stream stores the dead-letter subject")
 
+// ErrStopTimeout is wrapped by the error Run returns when handlers are
+// still running Config.StopTimeout after ctx ended. The message names the
+// stream sequence of each message left unacked.
+var ErrStopTimeout = errors.New("handlers still running after the stop timeout")
+
 // Permanent marks an error that redelivery will not fix, such as data
 // that can never be valid. A handler that returns it (or an error that
 // wraps it) has its message published to the dead-letter subject and

@@ -15,7 +15,9 @@ import (
 // the handler counts as an error.
 //
 // The handler's ctx is not canceled when Run's ctx ends, so that an event
-// in flight during a stop is finished and acked; bound long work yourself.
+// in flight during a stop is finished and acked. It is canceled
+// Config.StopTimeout after the stop, and the message then stays unacked.
+// With Config.TracerProvider set, ctx carries the span of the message.
 type Handler func(ctx context.Context, msg *Msg) error
 
 // Msg is one delivered event.
@@ -36,7 +38,10 @@ type Msg struct {
 }
 
 // Data returns the event's data in the typed struct of its type:
-// *mailevent.Delivery, *mailevent.Bounce or *mailevent.Block.
+// *mailevent.Delivery, *mailevent.Bounce or *mailevent.Block. For the
+// bridge's own events, such as suppression changes and alerts, it returns
+// a *mailevent.UnknownTypeError, so read msg.Event.Data for those. Only a
+// consumer whose FilterSubjects include their subjects receives them.
 func (m *Msg) Data() (any, error) {
 	return mailevent.DecodeData(&m.Event)
 }

@@ -7,8 +7,10 @@ import (
 	"runtime/debug"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // headerRejectReason marks the ingress's messages on the rejected subject:
@@ -29,6 +31,7 @@ func (r *runner) process(ctx context.Context, m jetstream.Msg) {
 		slog.String("nats_subject", m.Subject()),
 		slog.Uint64("stream_seq", meta.Sequence.Stream),
 		slog.Uint64("delivered", meta.NumDelivered))
+	defer r.track(meta.Sequence.Stream)()
 
 	if reason := skipReason(m); reason != "" {
 		log.Debug("skipped message that is not an event", slog.String("reason", reason))
@@ -51,7 +54,11 @@ func (r *runner) process(ctx context.Context, m jetstream.Msg) {
 		Delivered:  meta.NumDelivered,
 		InProgress: m.InProgress,
 	}
-	err = r.call(ctx, msg, log)
+	err = r.traceCall(ctx, msg, log)
+	if r.abandoned.Load() {
+		log.Warn("handler returned after the stop timeout; leaving the event unacked for redelivery", slog.Any("error", err))
+		return
+	}
 	switch {
 	case err == nil:
 		r.ack(ctx, m, log)
@@ -77,6 +84,22 @@ func skipReason(m jetstream.Msg) string {
 		return "rejected input"
 	}
 	return ""
+}
+
+// traceCall runs the handler inside a consumer span that continues the
+// event's trace, when the runner has a tracer.
+func (r *runner) traceCall(ctx context.Context, msg *Msg, log *slog.Logger) error {
+	if r.tracer == nil {
+		return r.call(ctx, msg, log)
+	}
+	ctx, span := tracing.StartProcess(ctx, r.tracer, &msg.Event, msg.Subject, r.cfg.Durable)
+	defer span.End()
+	err := r.call(ctx, msg, log)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "handler failed")
+	}
+	return err
 }
 
 // call runs the handler and turns a panic into an error.

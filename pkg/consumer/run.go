@@ -5,11 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // fetchRetryDelay is the pause after a failed pull request before the
@@ -30,7 +38,10 @@ const settleTimeout = 5 * time.Second
 // ErrNoDeadLetterStream when no stream stores the dead-letter subject, and
 // an error when the consumer cannot be created or is deleted while Run
 // reads it. A ctx that ends during that setup makes Run return the
-// wrapped ctx error. A failed pull request is logged and retried.
+// wrapped ctx error. A failed pull request is logged and retried. When a
+// handler is still running Config.StopTimeout after ctx ended, Run cancels
+// the handlers' ctx and returns an error wrapping ErrStopTimeout without
+// waiting for them.
 func Run(ctx context.Context, js jetstream.JetStream, cfg Config, h Handler) error {
 	if h == nil {
 		return fmt.Errorf("%w: handler is nil", ErrInvalidConfig)
@@ -52,8 +63,11 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, h Handler) err
 		return err
 	}
 
-	r := &runner{js: js, cons: cons, cfg: c, handler: h, log: c.Logger.With(
+	r := &runner{js: js, cons: cons, cfg: c, handler: h, inFlight: make(map[uint64]struct{}), log: c.Logger.With(
 		slog.String("stream", c.Stream), slog.String("durable", c.Durable))}
+	if c.TracerProvider != nil {
+		r.tracer = c.TracerProvider.Tracer(tracing.ScopeName)
+	}
 	r.log.Info("consumer started",
 		slog.Any("filter_subjects", c.FilterSubjects),
 		slog.Duration("ack_wait", c.AckWait),
@@ -89,19 +103,40 @@ type runner struct {
 	cons    jetstream.Consumer
 	cfg     Config
 	handler Handler
+	tracer  trace.Tracer // nil without Config.TracerProvider
 	log     *slog.Logger
+
+	// inFlight holds the stream sequences of the messages in a handler.
+	mu       sync.Mutex
+	inFlight map[uint64]struct{}
+	// abandoned is set once a stop timed out. A handler that returns
+	// after it leaves its message unacked, because Run has returned.
+	abandoned atomic.Bool
 }
 
-// loop pulls messages and hands each to a handler goroutine, with at most
-// cfg.Concurrency handlers at once.
+// loop pulls messages and hands each to a handler goroutine until ctx
+// ends or the consumer fails, then waits for the handlers in flight for at
+// most cfg.StopTimeout.
 func (r *runner) loop(ctx context.Context) error {
 	// Handlers get a context that keeps ctx's values but is not canceled
-	// with it, so a stop lets them finish.
-	handlerCtx := context.WithoutCancel(ctx)
-	slots := make(chan struct{}, r.cfg.Concurrency)
+	// with it, so a stop lets them finish. cancelHandlers ends it once the
+	// stop timeout has passed.
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
 	var wg sync.WaitGroup
-	defer wg.Wait()
 
+	fetchErr := r.fetchLoop(ctx, handlerCtx, &wg)
+	if err := r.awaitHandlers(&wg, cancelHandlers); err != nil {
+		return errors.Join(fetchErr, err)
+	}
+	return fetchErr
+}
+
+// fetchLoop pulls messages and starts a handler goroutine for each, with
+// at most cfg.Concurrency handlers at once, until ctx ends or the
+// consumer fails.
+func (r *runner) fetchLoop(ctx, handlerCtx context.Context, wg *sync.WaitGroup) error {
+	slots := make(chan struct{}, r.cfg.Concurrency)
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -154,6 +189,57 @@ func (r *runner) loop(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+}
+
+// awaitHandlers waits for the handlers in flight. When they are still
+// running after cfg.StopTimeout, it cancels their ctx and returns an error
+// naming the stream sequences of their messages, without waiting longer.
+func (r *runner) awaitHandlers(wg *sync.WaitGroup, cancelHandlers context.CancelFunc) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(r.cfg.StopTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timer.C:
+	}
+
+	r.abandoned.Store(true)
+	cancelHandlers()
+	r.mu.Lock()
+	stuck := slices.Sorted(maps.Keys(r.inFlight))
+	r.mu.Unlock()
+	return fmt.Errorf("%w: %s after %s; left unacked, so JetStream delivers it again after the ack wait",
+		ErrStopTimeout, sequenceList(stuck), r.cfg.StopTimeout)
+}
+
+// sequenceList names stream sequences in an error message.
+func sequenceList(seqs []uint64) string {
+	if len(seqs) == 1 {
+		return "stream sequence " + strconv.FormatUint(seqs[0], 10)
+	}
+	parts := make([]string, len(seqs))
+	for i, seq := range seqs {
+		parts[i] = strconv.FormatUint(seq, 10)
+	}
+	return "stream sequences " + strings.Join(parts, ", ")
+}
+
+// track records that the message with stream sequence seq is in a
+// handler. The returned function removes it.
+func (r *runner) track(seq uint64) (untrack func()) {
+	r.mu.Lock()
+	r.inFlight[seq] = struct{}{}
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.inFlight, seq)
+		r.mu.Unlock()
 	}
 }
 

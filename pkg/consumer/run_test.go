@@ -282,6 +282,7 @@ func TestRunSkipsNonEvents(t *testing.T) {
 	var mu sync.Mutex
 	var handled []string
 	cfg := fastConfig(t, "skip")
+	cfg.FilterSubjects = []string{subjects.All()}
 	runAsync(t, srv.JS, cfg, func(_ context.Context, msg *consumer.Msg) error {
 		mu.Lock()
 		defer mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -52,6 +53,11 @@ type Config struct {
 
 	// Registerer receives the ingress metrics. Nil registers none.
 	Registerer prometheus.Registerer
+
+	// Publishers are further JetStream contexts, each on its own NATS
+	// connection, over which requests are spread round-robin besides the
+	// one given to New. Defaults to none.
+	Publishers []jetstream.JetStream
 
 	// TracerProvider makes a span per webhook and per published event, and
 	// each event carries its publish span's traceparent. Defaults to a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mailbridge/mailbridge/pkg/tracing"
@@ -16,9 +15,10 @@ import (
 type pending struct {
 	msg       *nats.Msg
 	eventType string // CloudEvent type, or "" for a rejected record
-	future    jetstream.PubAckFuture
 	// duplicate is set by publishAll when JetStream had the message already.
 	duplicate bool
+	// stored is set by publishAll when JetStream acknowledged the message.
+	stored bool
 	// span is the publish span of an event, or nil with tracing off.
 	span trace.Span
 }
@@ -35,38 +35,27 @@ var errNotStored = errors.New("not stored")
 
 // publishAll publishes every message without waiting between them, then
 // waits until JetStream has acknowledged all of them or ctx ends, marking
-// the duplicates. On error some messages may still be stored later; their ids make a
-// retry of the same batch store each of them once.
+// the duplicates. On error some messages may still be stored later; their
+// ids make a retry of the same batch store each of them once.
+//
+// Every message's publish span ends when the request's last pub ack
+// arrives, or with the error, as stored when its own ack had arrived.
 func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 	defer func() {
 		for i := range batch {
-			batch[i].endSpan(err)
+			if batch[i].stored {
+				batch[i].endSpan(nil)
+			} else {
+				batch[i].endSpan(err)
+			}
 		}
 	}()
 
 	// While the connection is down, publishes would only wait in the
 	// reconnect buffer until ctx ends: answer at once instead.
-	if h.nc != nil && !h.nc.IsConnected() {
+	collector := h.publish.pick()
+	if !collector.nc.IsConnected() {
 		return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, nats.ErrDisconnected)
 	}
-	for i := range batch {
-		future, err := h.js.PublishMsgAsync(batch[i].msg, jetstream.WithExpectStream(h.cfg.StreamName))
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w: %w", batch[i].msg.Subject, errNotStored, err)
-		}
-		batch[i].future = future
-	}
-
-	for i := range batch {
-		select {
-		case ack := <-batch[i].future.Ok():
-			batch[i].duplicate = ack.Duplicate
-			batch[i].endSpan(nil)
-		case err := <-batch[i].future.Err():
-			return fmt.Errorf("pub ack for %s: %w: %w", batch[i].msg.Subject, errNotStored, err)
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d pub acks: %w: %w", len(batch)-i, errNotStored, ctx.Err())
-		}
-	}
-	return nil
+	return collector.publish(ctx, batch)
 }

@@ -75,7 +75,7 @@ func (b *Builder) Build(eventType cmc.EventType, composition string, raw json.Ra
 	}
 
 	ev := Event{
-		ID:              EventID(eventType, composition, &entry),
+		ID:              eventID(eventType, composition, &entry),
 		Source:          Source(composition),
 		Subject:         strings.TrimSpace(entry.Recipient()),
 		Time:            created,

@@ -54,11 +54,19 @@ var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
 // Encode writes an event as a NATS message on subject in the given mode,
 // with the event id as the JetStream message id.
 func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
-	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 10)}
-	msg.Header[HeaderMsgID] = []string{ev.ID}
+	// One backing array holds every header's value slice, which saves an
+	// allocation per header.
+	values := make([]string, 0, 11)
+	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 11)}
+	add := func(key, value string) {
+		values = append(values, value)
+		n := len(values)
+		msg.Header[key] = values[n-1 : n : n]
+	}
+	add(HeaderMsgID, ev.ID)
 
 	if mode == ModeStructured {
-		msg.Header[HeaderContentType] = []string{StructuredContentType}
+		add(HeaderContentType, StructuredContentType)
 		msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
 		return msg
 	}
@@ -67,28 +75,28 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 	// headers, so a consumer using sdk-go in binary mode reads a non-ASCII
 	// or space-containing subject or source still encoded. Structured mode
 	// has no such limit.
-	set := func(name, value string) {
+	set := func(key, value string) {
 		if value != "" {
-			msg.Header[headerPrefix+name] = []string{percentEncode(value)}
+			add(key, percentEncode(value))
 		}
 	}
-	set("specversion", SpecVersion)
-	set("id", ev.ID)
-	set("source", ev.Source)
-	set("type", ev.Type)
-	set("subject", ev.Subject)
+	set(headerPrefix+"specversion", SpecVersion)
+	set(headerPrefix+"id", ev.ID)
+	set(headerPrefix+"source", ev.Source)
+	set(headerPrefix+"type", ev.Type)
+	set(headerPrefix+"subject", ev.Subject)
 	if !ev.Time.IsZero() {
-		set("time", ev.Time.Format(time.RFC3339Nano))
+		set(headerPrefix+"time", ev.Time.Format(time.RFC3339Nano))
 	}
-	set("dataschema", ev.DataSchema)
+	set(headerPrefix+"dataschema", ev.DataSchema)
 	for name, value := range ev.Extensions {
-		set(name, value)
+		set(headerPrefix+name, value)
 	}
 	// The NATS binding maps datacontenttype to ce-datacontenttype; sdk-go
 	// also reads content-type, which older readers look for.
-	set("datacontenttype", ev.DataContentType)
+	set(headerPrefix+"datacontenttype", ev.DataContentType)
 	if ev.DataContentType != "" {
-		msg.Header[HeaderContentType] = []string{ev.DataContentType}
+		add(HeaderContentType, ev.DataContentType)
 	}
 	msg.Data = ev.Data
 	return msg

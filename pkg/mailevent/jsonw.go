@@ -12,9 +12,16 @@ const hexDigits = "0123456789abcdef"
 // valid UTF-8 already.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Valid UTF-8 needs a rune decoded only where U+2028 or U+2029 may
+	// start, at a 0xE2 byte; other bytes of multi-byte runes are copied.
+	valid := utf8.ValidString(s)
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if valid && c >= utf8.RuneSelf && c != 0xE2 {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++

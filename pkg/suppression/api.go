@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // API paths.
@@ -36,6 +37,10 @@ type APIConfig struct {
 	// MaxBodyBytes is the largest request body, which bounds imports.
 	// Defaults to 64 MiB.
 	MaxBodyBytes int64
+
+	// Metrics records the size and duration of each bulk check. Nil
+	// records nothing.
+	Metrics *Metrics
 
 	// Logger receives a line per request that fails on the server's side.
 	// Defaults to a logger that discards everything.
@@ -247,7 +252,9 @@ func (a *api) check(w http.ResponseWriter, r *http.Request) {
 	if !a.indexReady(w) {
 		return
 	}
+	start := time.Now()
 	found := a.index.Check(addresses)
+	a.cfg.Metrics.check(len(addresses), time.Since(start))
 	if found == nil {
 		found = []Match{}
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// time.Now.
 	Now func() time.Time
 
+	// Metrics counts the changes and the events handled. Nil counts
+	// nothing.
+	Metrics *Metrics
+
 	// Logger receives a line per change and per event that cannot be
 	// applied. Defaults to a logger that discards everything.
 	Logger *slog.Logger

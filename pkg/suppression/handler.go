@@ -18,28 +18,40 @@ import (
 // because that delivery may have failed after writing the record. The
 // change event's id makes JetStream drop the copy if it was stored.
 func (s *Store) HandleEvent(ctx context.Context, msg *consumer.Msg) error {
+	outcome, err := s.handleEvent(ctx, msg)
+	s.cfg.Metrics.event(outcome)
+	return err
+}
+
+// handleEvent does the work of HandleEvent and returns its outcome for
+// the metrics.
+func (s *Store) handleEvent(ctx context.Context, msg *consumer.Msg) (string, error) {
 	obs, err := observe(&msg.Event, msg.Subject, msg.Stored)
 	if err != nil {
-		return consumer.Permanent(err)
+		return OutcomeInvalid, consumer.Permanent(err)
 	}
 	if obs.kind == observeNothing {
-		return nil
+		return OutcomeIgnored, nil
 	}
 
 	rec, kind, _, err := s.modify(ctx, obs.address, func(rec *Record) string {
 		return s.policy.apply(rec, &obs)
 	})
 	if err != nil {
-		return fmt.Errorf("apply event %s: %w", obs.eventID, err)
+		return OutcomeFailed, fmt.Errorf("apply event %s: %w", obs.eventID, err)
+	}
+	outcome := OutcomeChanged
+	if kind == "" {
+		outcome = OutcomeUnchanged
 	}
 	if kind == "" && msg.Delivered > 1 && rec.LastEventID == obs.eventID && rec.LastChange != "" {
 		kind = rec.LastChange
 	}
 	if kind == "" {
-		return nil
+		return outcome, nil
 	}
 	if err := s.pub.publish(ctx, kind, rec, obs.eventID, obs.time); err != nil {
-		return err
+		return OutcomeFailed, err
 	}
 
 	level := slog.LevelDebug
@@ -53,5 +65,5 @@ func (s *Store) HandleEvent(ctx context.Context, msg *consumer.Msg) error {
 		slog.Bool("hard", rec.Hard),
 		slog.Int("soft_count", rec.SoftCount),
 		slog.String("event_id", obs.eventID))
-	return nil
+	return outcome, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ type Index struct {
 	dead    int      // bytes of arena that deleted entries held
 	reasons []string // reason text by indexEntry.reason
 	reasonN map[string]uint16
+	sizes   map[sizeKey]int // live entries by severity and source
 	ready   chan struct{}
 	loaded  sync.Once // closes ready
 }
@@ -48,6 +50,27 @@ type indexEntry struct {
 	reason uint16
 	hard   bool
 	live   bool
+	source uint8 // position in indexSources
+}
+
+// indexSources are the sources an index counts apart, by the code kept in
+// indexEntry.source. A record without a known source counts as "unknown".
+var indexSources = []string{"unknown", SourceBounce, SourceManual, SourceImport}
+
+// sourceCode returns the indexSources position of a record's source.
+func sourceCode(source string) uint8 {
+	for i, known := range indexSources[1:] {
+		if source == known {
+			return uint8(i + 1)
+		}
+	}
+	return 0
+}
+
+// sizeKey groups the index's entries for the size metric.
+type sizeKey struct {
+	hard   bool
+	source uint8
 }
 
 // Match is a suppressed address found by a check or a listing.
@@ -64,6 +87,7 @@ func NewIndex() *Index {
 		byHash:  make(map[uint64]uint32),
 		clashes: make(map[string]uint32),
 		reasonN: make(map[string]uint16),
+		sizes:   make(map[sizeKey]int),
 		ready:   make(chan struct{}),
 	}
 }
@@ -77,6 +101,14 @@ func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.entries) - len(x.free)
+}
+
+// counts returns the number of suppressed addresses by severity and
+// source.
+func (x *Index) counts() map[sizeKey]int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return maps.Clone(x.sizes)
 }
 
 // Run watches the bucket and applies every record to the index until ctx
@@ -129,6 +161,7 @@ func (x *Index) apply(entry jetstream.KeyValueEntry) error {
 		Suppressed bool   `json:"suppressed"`
 		Reason     string `json:"reason"`
 		Hard       bool   `json:"hard"`
+		Source     string `json:"source"`
 	}
 	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 		return fmt.Errorf("decode record: %w", err)
@@ -137,12 +170,18 @@ func (x *Index) apply(entry jetstream.KeyValueEntry) error {
 		x.Delete(folded)
 		return nil
 	}
-	x.Set(rec.Address, rec.Reason, rec.Hard)
+	x.set(rec.Address, rec.Reason, rec.Source, rec.Hard)
 	return nil
 }
 
-// Set puts an address on the index, or changes its reason.
+// Set puts an address on the index, or changes its reason. The size
+// metric counts it under the source "unknown".
 func (x *Index) Set(address, reason string, hard bool) {
+	x.set(address, reason, "", hard)
+}
+
+// set puts an address on the index with the source of its record.
+func (x *Index) set(address, reason, source string, hard bool) {
 	folded, ok := foldLookup(address)
 	if !ok || len(address) > 1<<16-1 {
 		return
@@ -164,7 +203,8 @@ func (x *Index) Set(address, reason string, hard bool) {
 		x.drop(i)
 		x.compactIfSparse()
 	}
-	entry := indexEntry{offset: uint32(len(x.arena)), length: uint16(len(address)), reason: n, hard: hard, live: true}
+	entry := indexEntry{offset: uint32(len(x.arena)), length: uint16(len(address)), reason: n, hard: hard, live: true, source: sourceCode(source)}
+	x.sizes[sizeKey{hard: entry.hard, source: entry.source}]++
 	x.arena = append(x.arena, address...)
 	var i uint32
 	if k := len(x.free); k > 0 {
@@ -250,6 +290,7 @@ func (x *Index) drop(i uint32) {
 			}
 		}
 	}
+	x.sizes[sizeKey{hard: e.hard, source: e.source}]--
 	x.entries[i] = indexEntry{}
 	x.free = append(x.free, i)
 	x.dead += int(e.length)

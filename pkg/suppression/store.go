@@ -113,6 +113,7 @@ func (s *Store) modify(ctx context.Context, address Address, change func(rec *Re
 		}
 		switch {
 		case err == nil:
+			s.cfg.Metrics.change(kind)
 			return rec, kind, written, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue

@@ -48,6 +48,10 @@ type IngressDeps struct {
 	// none.
 	TracerProvider trace.TracerProvider
 
+	// Publishers are further JetStream contexts, each on its own
+	// connection, that the ingress spreads its publishes over.
+	Publishers []jetstream.JetStream
+
 	// Buffer keeps accepted batches on local disk while JetStream is
 	// unreachable. Nil answers 503 instead.
 	Buffer ingress.Buffer
@@ -56,6 +60,12 @@ type IngressDeps struct {
 // NewIngress builds the webhook handler from its configuration. It warns
 // through deps.Logger when the webhook endpoint needs no authentication.
 func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*ingress.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := streamCfg.Validate(); err != nil {
+		return nil, err
+	}
 	builder, err := NewBuilder(cfg, streamCfg)
 	if err != nil {
 		return nil, err
@@ -79,6 +89,7 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		Logger:         deps.Logger,
 		Registerer:     deps.Registerer,
 		TracerProvider: deps.TracerProvider,
+		Publishers:     deps.Publishers,
 		Buffer:         deps.Buffer,
 	})
 	if err != nil {

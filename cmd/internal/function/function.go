@@ -49,6 +49,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tracerProvider tr
 	if cfg.URL == "" {
 		return nil, errors.New("MAILBRIDGE_NATS_URL is missing: the Lambda function publishes to an external NATS cluster, so set it to the cluster's URLs")
 	}
+	// Check the ranges before connecting; NewIngress checks them again.
+	if err := cfg.IngressConfig.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.StreamConfig.Validate(); err != nil {
+		return nil, err
+	}
 	opts, err := cfg.NATSConfig.Options("mailbridge lambda", logger)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Measures, in one run on this machine, JetStream's own publish benchmark
+# (nats bench js pub async, and the atomic and fast batch publish modes)
+# and mailbridge on the same nats-server, then prints the ratios.
+#
+# Everything listens on 127.0.0.1 and lives in a temporary directory that
+# is removed on exit, with every process this script started. Installs
+# nats (natscli v0.5.0) and nats-server v2.15.3 with go install when they
+# are missing. Takes about 2 to 3 minutes.
+#
+# Environment variables, all optional:
+#
+#   BENCH_MSG_SIZE      message size of the nats bench runs (default 700B)
+#   BENCH_NATS_MSGS     messages per nats bench run (default 300000)
+#   BENCH_SECONDS       seconds per mailbridge run (default 15)
+#   BENCH_CONCURRENCY   requests in flight, 100-event batches (default 8)
+#   BENCH_CONCURRENCY_1 requests in flight, 1-event requests (default 32)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+msg_size=${BENCH_MSG_SIZE:-700B}
+nats_msgs=${BENCH_NATS_MSGS:-300000}
+seconds=${BENCH_SECONDS:-15}
+concurrency=${BENCH_CONCURRENCY:-8}
+concurrency_1=${BENCH_CONCURRENCY_1:-32}
+
+work=$(mktemp -d -t mailbridge-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Tools.
+gobin=$(go env GOBIN)
+gobin=${gobin:-$(go env GOPATH)/bin}
+export PATH="$gobin:$PATH"
+if ! command -v nats >/dev/null || [ "$(nats --version 2>&1)" != "v0.5.0" ]; then
+  log "installing nats (natscli v0.5.0)"
+  go install github.com/nats-io/natscli/nats@v0.5.0
+fi
+if ! command -v nats-server >/dev/null || ! nats-server --version | grep -q 'v2.15.3'; then
+  log "installing nats-server v2.15.3"
+  go install github.com/nats-io/nats-server/v2@v2.15.3
+fi
+log "building mailbridge"
+go build -o "$work/mailbridge" ./cmd/mailbridge
+
+# free_port prints a loopback TCP port that nothing listens on.
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# wait_for runs a command every 100ms until it succeeds, for at most 10s.
+wait_for() {
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "timed out waiting for: $*" >&2
+  return 1
+}
+
+# JetStream server on loopback with a temporary store.
+nats_port=$(free_port)
+nats_url="nats://127.0.0.1:$nats_port"
+nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats-server.log" 2>&1 &
+pids+=($!)
+wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
+log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
+
+# nats_bench MODE EXTRA... runs one nats bench publisher and prints its
+# msgs/sec.
+nats_bench() {
+  local mode=$1
+  shift
+  local out="$work/nats-bench-$mode.txt"
+  nats -s "$nats_url" bench js pub "$mode" bench.ceiling --create --purge \
+    --storage file --replicas 1 --dedup --size "$msg_size" \
+    --msgs "$nats_msgs" --no-progress "$@" >"$out" 2>&1
+  grep -o 'stats: [0-9,]* msgs/sec' "$out" | head -1 | tr -dc '0-9'
+}
+
+log "nats bench js pub async ($nats_msgs msgs of $msg_size, file storage, R1, dedup)"
+async_rate=$(nats_bench async --batch 500)
+log "  $async_rate msgs/s"
+log "nats bench js pub atomic (batches of 500)"
+atomic_rate=$(nats_bench atomic --batch 500)
+log "  $atomic_rate msgs/s"
+log "nats bench js pub fast (batches of 500)"
+fast_rate=$(nats_bench fast --batch 500)
+log "  $fast_rate msgs/s"
+nats -s "$nats_url" stream rm benchstream -f >/dev/null 2>&1 || true
+
+# mailbridge against the same server, so its memory is its own.
+http_port=$(free_port)
+base="http://127.0.0.1:$http_port"
+MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
+  "$work/mailbridge" serve >"$work/mailbridge.log" 2>&1 &
+bridge_pid=$!
+pids+=($bridge_pid)
+wait_for curl -fsS "$base/readyz"
+log "mailbridge (pid $bridge_pid) on $base"
+
+# bridge_bench NAME FLAGS... runs mailbridge bench and keeps its report.
+bridge_bench() {
+  local name=$1
+  shift
+  local out="$work/bench-$name.txt"
+  local status=0
+  "$work/mailbridge" bench --url "$base/webhooks/cmc" --nats-url "$nats_url" \
+    --pid "$bridge_pid" "$@" >"$out" 2>&1 || status=$?
+  sed 's/^/    /' "$out" >&2
+  if [ "$status" -ne 0 ]; then
+    log "  mailbridge bench $name exited $status"
+  fi
+  cp "$out" "$work/last.txt"
+}
+field() { grep "^$1" "$work/bench-$2.txt" | head -1 | sed "s|^$1 *||"; }
+
+# The 1-event runs go first: JetStream keeps every message id of the
+# duplicate window (2 minutes) in memory, and the hundreds of thousands
+# that the 100-event run adds would otherwise weigh on their latency.
+log "mailbridge, 1-event requests, concurrency $concurrency_1, ${seconds}s"
+bridge_bench single --batch 1 --concurrency "$concurrency_1" --duration "${seconds}s"
+
+single_rps=$(field 'requests/s:' single)
+half_rate=$((single_rps / 2))
+log "mailbridge, 1-event requests at half that rate ($half_rate req/s), ${seconds}s"
+bridge_bench half --batch 1 --concurrency "$concurrency_1" --rate "$half_rate" --duration "${seconds}s"
+
+log "mailbridge, 100-event batches, concurrency $concurrency, ${seconds}s"
+bridge_bench batch100 --batch 100 --concurrency "$concurrency" --duration "${seconds}s"
+
+batch_eps=$(field 'events/s:' batch100)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+latency() { field 'latency:' "$1"; }
+errors_of() { field 'errors:' "$1" | awk '{print $1}'; }
+stream_of() { field 'stream:' "$1" | awk '{print $NF}'; }
+peak=$(grep '^bridge peak RSS:' "$work/last.txt" | sed 's/^bridge peak RSS: *//')
+
+row() { printf '| %-44s | %16s | %15s |\n' "$1" "$2" "$3"; }
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') memory"
+echo "nats-server $(nats-server --version | awk '{print $2}'), natscli $(nats --version 2>&1), $(go version | awk '{print $3}')"
+echo
+row "measurement" "msgs or events/s" "vs js pub async"
+row "--------------------------------------------" "----------------" "---------------"
+row "nats bench js pub async ($msg_size, batch 500)" "$async_rate" "1.00x"
+row "nats bench js pub atomic (batch 500)" "$atomic_rate" "$(ratio "$atomic_rate" "$async_rate")"
+row "nats bench js pub fast (batch 500)" "$fast_rate" "$(ratio "$fast_rate" "$async_rate")"
+row "mailbridge, 100-event batches (json)" "$batch_eps" "$(ratio "$batch_eps" "$async_rate")"
+row "mailbridge, 1-event requests (json)" "$single_rps" "$(ratio "$single_rps" "$async_rate")"
+echo
+echo "100-event batches: $(latency batch100); errors $(errors_of batch100); stream $(stream_of batch100); $(field 'bridge CPU:' batch100)"
+echo "1-event requests:  $single_rps req/s; $(latency single); errors $(errors_of single); stream $(stream_of single); $(field 'bridge CPU:' single)"
+echo "1-event at $half_rate req/s: $(latency half); errors $(errors_of half); stream $(stream_of half)"
+echo "bridge peak RSS over all runs (VmHWM): $peak"
+stream_json=$(nats -s "$nats_url" stream info MAIL --json 2>/dev/null || true)
+stored_bytes=$(printf '%s' "$stream_json" | grep -o '"bytes": *[0-9]*' | head -1 | tr -dc '0-9')
+stored_msgs=$(printf '%s' "$stream_json" | grep -o '"messages": *[0-9]*' | head -1 | tr -dc '0-9')
+if [ -n "$stored_bytes" ] && [ -n "$stored_msgs" ] && [ "$stored_msgs" -gt 0 ]; then
+  echo "mailbridge's stored message size: $((stored_bytes / stored_msgs)) bytes on average (subject, headers and data)"
+fi

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/pkg/loadgen"
+)
+
+// benchConfig is what bench reads from the environment: where NATS is and
+// which stream and subjects to count.
+type benchConfig struct {
+	NATSConfig
+	StreamConfig
+}
+
+const benchUsage = `Usage: mailbridge bench [flags]
+
+Posts generated CMC webhook batches to a running mailbridge and reports
+events stored per second, requests per second, latency percentiles,
+errors by HTTP status and the bridge's peak memory. With a NATS URL it
+also checks that the stream gained exactly the events the bridge accepted.
+The run ends after --count requests or --duration, whichever comes first.
+
+Examples:
+  mailbridge bench --duration 20s --concurrency 8 --batch 100
+  mailbridge bench --count 200000 --batch 1 --concurrency 32 --pid 4242
+  mailbridge bench --duration 20s --batch 1 --rate 10000 --encoding form
+
+Flags:
+`
+
+func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var cfg benchConfig
+	if err := loadConfig(&cfg); err != nil {
+		return err
+	}
+
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	target := flags.String("url", "http://127.0.0.1:8080/webhooks/cmc", "webhook URL of the bridge")
+	allowRemote := flags.Bool("allow-remote", false, "allow a --url or --nats-url host that is not loopback")
+	concurrency := flags.Int("concurrency", 8, "requests in flight at once, one keep-alive connection each")
+	batch := flags.Int("batch", 100, "records per request")
+	encodingName := flags.String("encoding", "json", "body encoding: json or form")
+	count := flags.Int("count", 0, "requests to send; 0 sends until --duration ends")
+	duration := flags.Duration("duration", 0, "how long to send; with --count, the run ends at whichever comes first (default 10m when only --count is set)")
+	rate := flags.Float64("rate", 0, "requests started per second; 0 sends as fast as --concurrency allows")
+	timeout := flags.Duration("timeout", 30*time.Second, "timeout of one request")
+	metricsURL := flags.String("metrics-url", "", "Prometheus endpoint of the bridge to sample process_resident_memory_bytes from (default: /metrics on the --url host; \"none\" disables)")
+	pid := flags.Int("pid", 0, "process id of the bridge on this machine; its VmHWM replaces the /metrics sampling, and its CPU time per event is reported")
+	natsURL := flags.String("nats-url", cfg.NATSConfig.clientURL(), "NATS URL used to count the stream's events before and after; \"none\" skips the check")
+	streamName := flags.String("stream", cfg.StreamConfig.StreamName, "stream to count")
+	prefix := flags.String("subject-prefix", cfg.StreamConfig.SubjectPrefix, "subject prefix of the events to count")
+	runID := flags.String("run-id", "", "text in every message id (default: random)")
+	flags.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("%w: bench takes no arguments, got %q", errUsage, flags.Args())
+	}
+
+	encoding, err := loadgen.ParseEncoding(*encodingName)
+	if err != nil {
+		return fmt.Errorf("%w: --encoding: %v", errUsage, err)
+	}
+	if *count <= 0 && *duration <= 0 {
+		return fmt.Errorf("%w: set --count, --duration or both, so that the run ends", errUsage)
+	}
+	if !*allowRemote {
+		if err := loadgen.CheckLoopback(*target); err != nil {
+			return fmt.Errorf("%w: --url: %v (pass --allow-remote to send load elsewhere)", errUsage, err)
+		}
+	}
+
+	run := loadgen.Config{
+		URL:            *target,
+		AllowRemote:    *allowRemote,
+		Concurrency:    *concurrency,
+		BatchSize:      *batch,
+		Encoding:       encoding,
+		Count:          *count,
+		Duration:       *duration,
+		Rate:           *rate,
+		RequestTimeout: *timeout,
+		RunID:          *runID,
+	}
+
+	// Memory: the kernel's peak for a local pid, else /metrics samples.
+	switch {
+	case *pid > 0:
+		run.Memory = loadgen.ProcStatus{PID: *pid}
+		run.CPU = loadgen.ProcStatus{PID: *pid}
+	case *metricsURL == "none":
+	case *metricsURL != "":
+		run.Memory = loadgen.MetricsRSS{URL: *metricsURL}
+	default:
+		u, err := url.Parse(*target)
+		if err != nil {
+			return fmt.Errorf("%w: --url: %v", errUsage, err)
+		}
+		run.Memory = loadgen.MetricsRSS{URL: u.Scheme + "://" + u.Host + "/metrics"}
+	}
+
+	// Stream check.
+	if *natsURL != "none" {
+		if !*allowRemote {
+			if err := loadgen.CheckLoopback(*natsURL); err != nil {
+				return fmt.Errorf("%w: --nats-url: %v (pass --allow-remote, or --nats-url none to skip the stream check)", errUsage, err)
+			}
+		}
+		cfg.NATSConfig.URL = *natsURL
+		opts, err := cfg.NATSConfig.options("mailbridge bench", slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		nc, err := nats.Connect(splitURLs(*natsURL), append(opts, nats.MaxReconnects(0))...)
+		if err != nil {
+			return fmt.Errorf("connect to NATS at %s to count the stream: %w (use --nats-url none to skip)", *natsURL, err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("jetstream: %w", err)
+		}
+		run.Counter = loadgen.StreamCounter{JS: js, Stream: *streamName, Filter: *prefix + ".*.*"}
+	}
+
+	report, err := loadgen.Run(ctx, run)
+	if report != nil {
+		if werr := report.Write(stdout); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if n := report.ErrorCount(); n > 0 {
+		return fmt.Errorf("%d of %d requests failed", n, report.Requests)
+	}
+	if report.StreamChecked && !report.StreamMatches() {
+		return fmt.Errorf("stream %s gained %d events but the bridge accepted %d",
+			*streamName, int64(report.StreamAfter)-int64(report.StreamBefore), report.Accepted)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailbridge/mailbridge/internal/natstest"
+)
+
+func TestComponentConfigValidateRanges(t *testing.T) {
+	t.Parallel()
+	var alertDefaults AlertConfig
+	if err := loadConfig(&alertDefaults); err != nil {
+		t.Fatal(err)
+	}
+	if err := alertDefaults.validate(); err != nil {
+		t.Fatalf("alerter defaults: %v", err)
+	}
+	settings := testSuppressorSettings()
+	if err := settings.validate(); err != nil {
+		t.Fatalf("suppressor settings: %v", err)
+	}
+
+	tests := []struct {
+		name     string
+		validate func() error
+		variable string // empty when the value is valid
+	}{
+		{"zero soft threshold", func() error { s := settings; s.SoftThreshold = 0; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SOFT_THRESHOLD"},
+		{"zero soft window", func() error { s := settings; s.SoftWindow = 0; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SOFT_WINDOW"},
+		{"negative deferral threshold", func() error { s := settings; s.DeferralThreshold = -1; return s.validate() }, "MAILBRIDGE_SUPPRESSION_DEFERRAL_THRESHOLD"},
+		{"zero deferral threshold", func() error { s := settings; s.DeferralThreshold = 0; return s.validate() }, ""},
+		{"zero ack wait", func() error { s := settings; s.AckWait = 0; return s.validate() }, "MAILBRIDGE_SUPPRESSION_ACK_WAIT"},
+		{"zero max deliver", func() error { s := settings; s.MaxDeliver = 0; return s.validate() }, "MAILBRIDGE_SUPPRESSION_MAX_DELIVER"},
+		{"zero hard bounce window", func() error { a := alertDefaults; a.HardBounceWindow = 0; return a.validate() }, "MAILBRIDGE_ALERT_HARD_BOUNCE_WINDOW"},
+		{"negative domain window", func() error { a := alertDefaults; a.DomainFailureWindow = -time.Hour; return a.validate() }, "MAILBRIDGE_ALERT_DOMAIN_FAILURE_WINDOW"},
+		{"zero deferral window", func() error { a := alertDefaults; a.DeferralWindow = 0; return a.validate() }, "MAILBRIDGE_ALERT_DEFERRAL_WINDOW"},
+		{"negative min sent", func() error { a := alertDefaults; a.HardBounceMinVolume = -1; return a.validate() }, "MAILBRIDGE_ALERT_HARD_BOUNCE_MIN_SENT"},
+		{"negative silence", func() error { a := alertDefaults; a.SilenceAfter = -time.Minute; return a.validate() }, "MAILBRIDGE_ALERT_SILENCE_AFTER"},
+		{"negative cooldown", func() error { a := alertDefaults; a.Cooldown = -time.Hour; return a.validate() }, "MAILBRIDGE_ALERT_COOLDOWN"},
+		{"zero notify timeout", func() error { a := alertDefaults; a.NotifyTimeout = 0; return a.validate() }, "MAILBRIDGE_ALERT_NOTIFY_TIMEOUT"},
+		{"zero notify attempts", func() error { a := alertDefaults; a.NotifyAttempts = 0; return a.validate() }, "MAILBRIDGE_ALERT_NOTIFY_ATTEMPTS"},
+		{"zero evaluate interval", func() error { a := alertDefaults; a.EvaluateInterval = 0; return a.validate() }, "MAILBRIDGE_ALERT_EVALUATE_INTERVAL"},
+		{"zero shutdown timeout", func() error { c := testServeConfig(t); c.ShutdownTimeout = 0; return c.validate() }, "MAILBRIDGE_SHUTDOWN_TIMEOUT"},
+		{"negative read timeout", func() error { c := testServeConfig(t); c.ReadTimeout = -time.Second; return c.validate() }, "MAILBRIDGE_READ_TIMEOUT"},
+		{"negative body size in serve", func() error { c := testServeConfig(t); c.MaxBodyBytes = -1; return c.validate() }, "MAILBRIDGE_MAX_BODY_BYTES"},
+		{"zero replicas in serve", func() error { c := testServeConfig(t); c.StreamReplicas = 0; return c.validate() }, "MAILBRIDGE_STREAM_REPLICAS"},
+		{"negative buffer size", func() error {
+			c := testServeConfig(t)
+			c.OnUnavailable, c.BufferMaxBytes = onUnavailableBuffer, -1
+			return c.validate()
+		}, "MAILBRIDGE_BUFFER_MAX_BYTES"},
+		{"buffer size unused without buffer", func() error { c := testServeConfig(t); c.BufferMaxBytes = -1; return c.validate() }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.validate()
+			if tt.variable == "" {
+				if err != nil {
+					t.Errorf("valid value rejected: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want one naming %s", tt.variable)
+			}
+			if !strings.Contains(err.Error(), tt.variable) {
+				t.Errorf("error %q does not name %s", err, tt.variable)
+			}
+		})
+	}
+}
+
+func TestServeRejectsNegativePublishTimeout(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	cfg := defaultServeConfig(t, srv.URL())
+	cfg.PublishTimeout = -time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := serve(ctx, cfg, testLogger(t), nil)
+	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_PUBLISH_TIMEOUT") {
+		t.Errorf("serve with a negative publish timeout = %v, want an error naming MAILBRIDGE_PUBLISH_TIMEOUT", err)
+	}
+}

@@ -1,0 +1,117 @@
+package cmc
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxFastFields is the largest number of fields parseEntryFast reads; a
+// record with more goes to the slow path. CMC sends 9 to 12.
+const maxFastFields = 32
+
+// parseEntryFast reads a record like ParseEntry does, for records without
+// escaped keys or values of the wrong type. It returns ok false for
+// anything else, and ParseEntry then reads the record the slow way.
+//
+// The record is copied into one string, and every field is a substring of
+// it, so that a record costs one allocation instead of one per field.
+// Unknown fields in Extra are slices of raw.
+func parseEntryFast(raw json.RawMessage) (Entry, bool) {
+	if !fastPaths || !utf8.Valid(raw) {
+		return Entry{}, false
+	}
+	start := skipSpace(raw, 0)
+	if start >= len(raw) || raw[start] != '{' {
+		return Entry{}, false
+	}
+
+	var spans [maxFastFields]memberSpan
+	members, end, ok := scanMembers(raw, start, maxScanDepth, spans[:0])
+	if !ok || len(members) > maxFastFields || skipSpace(raw, end) != len(raw) {
+		return Entry{}, false
+	}
+	text := string(raw)
+	key := func(m memberSpan) string { return text[m.keyStart:m.keyEnd] }
+
+	// Repeated keys are rare, and encoding/json's last-wins rule is simpler
+	// to keep by leaving them to the slow path.
+	for i, m := range members {
+		if m.keyEscaped {
+			return Entry{}, false
+		}
+		for _, earlier := range members[:i] {
+			if key(earlier) == key(m) {
+				return Entry{}, false
+			}
+		}
+	}
+	has := func(name string) bool {
+		for _, m := range members {
+			if key(m) == name {
+				return true
+			}
+		}
+		return false
+	}
+
+	entry := Entry{Version: 2}
+	for _, m := range members {
+		name := key(m)
+		place, known := entryFields[name]
+		if v2, isV1 := version1Names[name]; isV1 {
+			if has(v2) {
+				known = false
+			} else {
+				entry.Version = 1
+			}
+		}
+		if !known {
+			if entry.Extra == nil {
+				entry.Extra = make(map[string]json.RawMessage)
+			}
+			entry.Extra[name] = json.RawMessage(raw[m.valueStart:m.valueEnd:m.valueEnd])
+			continue
+		}
+		value, ok := fastFieldText(text[m.valueStart:m.valueEnd])
+		if !ok {
+			return Entry{}, false
+		}
+		*place(&entry) = value
+	}
+	return entry, true
+}
+
+// fastFieldText reads a known field's value as fieldText does, for a
+// string without escapes, a number or null.
+func fastFieldText(value string) (string, bool) {
+	switch c := value[0]; {
+	case c == '"':
+		inner := value[1 : len(value)-1]
+		if strings.IndexByte(inner, '\\') >= 0 {
+			return "", false
+		}
+		return inner, true
+	case c == '-' || isDigit(c):
+		return value, true
+	case c == 'n':
+		return "", true
+	}
+	return "", false
+}
+
+// parseCreatedFast reads created in CMC's documented layout,
+// "2006-01-02 15:04:05", in loc. It returns ok false for any other text,
+// which ParseCreated then tries against every layout it accepts. The
+// check of byte 10 skips the RFC 3339 attempt, which needs a 'T' there.
+func parseCreatedFast(created string, loc *time.Location) (time.Time, bool) {
+	if !fastPaths || len(created) != len(createdLayouts[0]) || created[10] != ' ' {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation(createdLayouts[0], created, loc)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -1,0 +1,9 @@
+// Package loadgen measures a running mailbridge ingress: it posts realistic
+// Customers Mail Cloud (CMC) webhook batches over keep-alive connections,
+// then reports events stored per second, requests per second, latency
+// percentiles, errors by HTTP status and the bridge's peak memory, and
+// checks that the stream gained exactly the events the bridge accepted.
+//
+// Every run is bounded by a request count, a duration or both, and stops
+// by itself. The package never logs; Run returns a Report.
+package loadgen
