@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 )
 
@@ -18,6 +19,28 @@ func checkListenAddr(variable, addr string) error {
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("%s %q has an invalid port %q: use a number from 0 to 65535", variable, addr, port)
+	}
+	return nil
+}
+
+// checkHTTPURL returns an error naming variable when value is set but is
+// not an absolute http or https URL with a host. The error leaves out the
+// value, because webhook URLs often contain a secret token.
+func checkHTTPURL(variable, value string) error {
+	if value == "" {
+		return nil
+	}
+	const fix = "use an absolute http or https URL, such as https://hooks.example.com/alerts"
+	u, err := url.Parse(value)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s is not a valid URL: %s", variable, fix)
+	case u.Scheme == "":
+		return fmt.Errorf("%s has no scheme: %s", variable, fix)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%s has the scheme %q: %s", variable, u.Scheme, fix)
+	case u.Host == "":
+		return fmt.Errorf("%s has no host: %s", variable, fix)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -56,5 +57,54 @@ func TestSuppressorBarePortAdminAddr(t *testing.T) {
 
 	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_ADMIN_ADDR 8081") || !strings.Contains(err.Error(), "use :8081") {
 		t.Errorf("suppressor with MAILBRIDGE_ADMIN_ADDR=8081: %v, want a hint to use :8081", err)
+	}
+}
+
+func TestCheckHTTPURL(t *testing.T) {
+	t.Parallel()
+	for _, value := range []string{"", "https://hooks.example.com/services/T0/B0/secret", "http://127.0.0.1:9000/alerts"} {
+		if err := checkHTTPURL("MAILBRIDGE_ALERT_WEBHOOK_URL", value); err != nil {
+			t.Errorf("checkHTTPURL(%q): %v, want nil", value, err)
+		}
+	}
+
+	invalid := map[string]string{
+		"hooks.example.com/services/T0/B0/secret": "has no scheme",
+		"ftp://hooks.example.com/secret":          `has the scheme "ftp"`,
+		"https:///secret":                         "has no host",
+		"http://[::1/secret":                      "is not a valid URL",
+	}
+	for value, want := range invalid {
+		err := checkHTTPURL("MAILBRIDGE_ALERT_WEBHOOK_URL", value)
+		if err == nil {
+			t.Errorf("checkHTTPURL(%q) = nil, want an error", value)
+			continue
+		}
+		if !strings.Contains(err.Error(), "MAILBRIDGE_ALERT_WEBHOOK_URL "+want) {
+			t.Errorf("checkHTTPURL(%q) = %q, want it to contain %q", value, err, want)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("checkHTTPURL(%q) = %q, want the URL left out", value, err)
+		}
+	}
+}
+
+func TestAlerterRejectsURLWithoutScheme(t *testing.T) {
+	// Unreachable NATS: the URL must be rejected before connecting.
+	t.Setenv("MAILBRIDGE_NATS_URL", "nats://"+freeLoopbackAddr(t))
+	for _, variable := range []string{"MAILBRIDGE_ALERT_SLACK_URL", "MAILBRIDGE_ALERT_WEBHOOK_URL"} {
+		t.Run(variable, func(t *testing.T) {
+			t.Setenv(variable, "hooks.example.com/services/T0/B0/secret")
+			var stderr strings.Builder
+
+			code := run([]string{"alerter"}, nil, io.Discard, &stderr)
+
+			if code != exitError {
+				t.Errorf("exit code %d, want %d", code, exitError)
+			}
+			if want := variable + " has no scheme"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+			}
+		})
 	}
 }

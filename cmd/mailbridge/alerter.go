@@ -224,6 +224,9 @@ Example:
 	if err := cfg.StreamConfig.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.AlertConfig.validate(); err != nil {
+		return err
+	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge alerter", logger)
 	if err != nil {
