@@ -126,7 +126,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	body, status, readErr := h.readBody(w, r)
 	if readErr != nil {
 		if !authenticated {
-			return h.unauthorized(w)
+			return h.unauthorized(w, r, readErr.Error())
 		}
 		return h.rejectBody(w, r, req, body, status, readErr.Error(), status == http.StatusRequestEntityTooLarge)
 	}
@@ -134,7 +134,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	// Decode it, then authenticate by body field when the header did not.
 	batch, decodeErr := cmc.Decode(req.contentType, body, h.cfg.Limits)
 	if !authenticated && (batch == nil || !auth.authenticateBody(batch.APIKey)) {
-		return h.unauthorized(w)
+		bodyProblem := ""
+		if decodeErr != nil && (batch == nil || batch.APIKey == "") {
+			bodyProblem = decodeErr.Error()
+		}
+		return h.unauthorized(w, r, bodyProblem)
 	}
 	if batch != nil {
 		req.eventType = string(batch.EventType)
@@ -218,9 +222,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	return http.StatusOK, result
 }
 
-func (h *Handler) unauthorized(w http.ResponseWriter) (int, Result) {
+// unauthorized answers 401. bodyProblem, when not empty, is why the body
+// could not be read for its api_key field.
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, bodyProblem string) (int, Result) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="mailbridge", charset="UTF-8"`)
-	writeError(w, http.StatusUnauthorized, "authentication failed: send the configured Basic credentials, an Authorization: Bearer API key, or the api_key field")
+	message := h.cfg.Auth.unauthorizedMessage(r.Header, bodyProblem)
+	writeError(w, http.StatusUnauthorized, message)
 	return http.StatusUnauthorized, Result{}
 }
 

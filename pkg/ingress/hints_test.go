@@ -1,0 +1,74 @@
+package ingress_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mailbridge/mailbridge/pkg/ingress"
+)
+
+func TestUnauthorizedBodyKeyUnreadable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *ingress.Config) { cfg.Auth = ingress.Auth{APIKey: testAPIKey} })
+	// The right key, but the body breaks off inside the event list.
+	body := `{"event_type":"deliveries","api_key":"` + testAPIKey + `","event":{"deliveries":[{"to":`
+
+	resp := b.post(t, "application/json", []byte(body), nil)
+
+	if resp.status != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401; body %s", resp.status, resp.body)
+	}
+	message := resp.errorMessage(t)
+	for _, want := range []string{"the body could not be read (", "so its api_key field was not found", "send the key as Authorization: Bearer"} {
+		if !strings.Contains(message, want) {
+			t.Errorf("error = %q, want it to contain %q", message, want)
+		}
+	}
+	if strings.Contains(message, testAPIKey) {
+		t.Errorf("error = %q contains the API key", message)
+	}
+	if stored := b.stored(t); len(stored) != 0 {
+		t.Errorf("stored %d messages before authentication, want 0", len(stored))
+	}
+}
+
+func TestUnauthorizedNamesConfiguredMethods(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		auth    ingress.Auth
+		want    []string
+		notWant []string
+	}{
+		{"basic only", ingress.Auth{BasicUser: testBasicUser, BasicPassword: testBasicPassword},
+			[]string{"Basic credentials"}, []string{"Bearer", "api_key"}},
+		{"api key only", ingress.Auth{APIKey: testAPIKey},
+			[]string{"Authorization: Bearer", "api_key"}, []string{"Basic"}},
+		{"both", ingress.Auth{BasicUser: testBasicUser, BasicPassword: testBasicPassword, APIKey: testAPIKey},
+			[]string{"Basic credentials", "Authorization: Bearer", "api_key"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(cfg *ingress.Config) { cfg.Auth = tc.auth })
+
+			resp := b.post(t, "application/json", readExample(t, "deliveries-queued.json"), nil)
+
+			if resp.status != http.StatusUnauthorized {
+				t.Fatalf("status = %d, want 401", resp.status)
+			}
+			message := resp.errorMessage(t)
+			for _, want := range tc.want {
+				if !strings.Contains(message, want) {
+					t.Errorf("error = %q, want it to contain %q", message, want)
+				}
+			}
+			for _, notWant := range tc.notWant {
+				if strings.Contains(message, notWant) {
+					t.Errorf("error = %q, want no mention of %q", message, notWant)
+				}
+			}
+		})
+	}
+}
