@@ -136,7 +136,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	if !authenticated && (batch == nil || !auth.authenticateBody(batch.APIKey)) {
 		bodyProblem := ""
 		if decodeErr != nil && (batch == nil || batch.APIKey == "") {
-			bodyProblem = decodeErr.Error()
+			bodyProblem = decodeReason(req.contentType, body, decodeErr)
 		}
 		return h.unauthorized(w, r, bodyProblem)
 	}
@@ -153,7 +153,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		if batch != nil {
 			apiKey = batch.APIKey
 		}
-		return h.rejectBody(w, r, req, h.redact(body, apiKey), status, decodeErr.Error(), false)
+		return h.rejectBody(w, r, req, h.redact(body, apiKey), status, decodeReason(req.contentType, body, decodeErr), false)
 	}
 
 	// Map every record; keep the ones that cannot be mapped as they came.

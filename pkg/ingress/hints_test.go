@@ -72,3 +72,35 @@ func TestUnauthorizedNamesConfiguredMethods(t *testing.T) {
 		})
 	}
 }
+
+func TestJSONBodySentAsForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+
+	resp := b.post(t, "application/x-www-form-urlencoded", readExample(t, "deliveries-queued.json"), nil)
+
+	if resp.status != http.StatusBadRequest {
+		t.Fatalf("status = %d, want 400; body %s", resp.status, resp.body)
+	}
+	want := "read as a form because Content-Type is application/x-www-form-urlencoded: send Content-Type: application/json"
+	if message := resp.errorMessage(t); !strings.Contains(message, want) {
+		t.Errorf("error = %q, want it to contain %q", message, want)
+	}
+}
+
+func TestUnsupportedContentTypeListsAccepted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+
+	resp := b.post(t, "text/plain", readExample(t, "deliveries-queued.json"), nil)
+
+	if resp.status != http.StatusUnsupportedMediaType {
+		t.Fatalf("status = %d, want 415; body %s", resp.status, resp.body)
+	}
+	message := resp.errorMessage(t)
+	for _, want := range []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"} {
+		if !strings.Contains(message, want) {
+			t.Errorf("error = %q, want it to list %s", message, want)
+		}
+	}
+}
