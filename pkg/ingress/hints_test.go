@@ -104,3 +104,39 @@ func TestUnsupportedContentTypeListsAccepted(t *testing.T) {
 		}
 	}
 }
+
+func TestRejectionLogsReason(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *ingress.Config) { cfg.Auth = ingress.Auth{APIKey: testAPIKey} })
+	bearer := http.Header{"Authorization": {"Bearer " + testAPIKey}}
+
+	b.post(t, "application/json", []byte(`{"event_type":"deliveries"`), bearer)
+	b.post(t, "application/json", readExample(t, "deliveries-queued.json"), nil)
+	// The second record has no recipient, so only it is rejected.
+	batch := `{"event_type":"deliveries","server_composition":"pro","event":{"deliveries":[` +
+		`{"created":"2023-01-25 14:06:06","to":"a@example.jp","status":"queued","messageId":"<1@example.com>"},` +
+		`{"created":"2023-01-25 14:06:06","status":"queued","messageId":"<2@example.com>"}]}}`
+	resp := b.post(t, "application/json", []byte(batch), bearer)
+	if resp.status != http.StatusOK {
+		t.Fatalf("batch with one bad record: status %d, want 200; body %s", resp.status, resp.body)
+	}
+
+	logs := b.logs.String()
+	for _, want := range []string{
+		`status=400`, `error="malformed payload: `,
+		`status=401`, `error="authentication failed: `,
+		`msg="webhook entry rejected"`, `entry_index=1`, `missing recipient`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log has no %q", want)
+		}
+	}
+	if strings.Contains(logs, `status=200`) && strings.Contains(logs, `error=""`) {
+		t.Error(`log has error="" on a line without a rejection`)
+	}
+	for _, secret := range []string{testAPIKey, "a@example.jp"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q", secret)
+		}
+	}
+}
