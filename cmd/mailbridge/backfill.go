@@ -127,9 +127,13 @@ func runBackfill(ctx context.Context, args []string, _ io.Reader, _, stderr io.W
 		Date: *date, Hour: hourPtr, DryRun: *dryRun, Logger: logger,
 	}
 	summary, err := backfill.Run(ctx, runCfg)
-	fmt.Fprintln(stderr, "backfill:", summary)
 	if errors.Is(err, backfill.ErrInvalidConfig) {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	return err
+	if err != nil {
+		// The counts of a run that failed part way would read as a result.
+		return err
+	}
+	fmt.Fprintln(stderr, "backfill:", summary)
+	return nil
 }

@@ -199,6 +199,28 @@ func TestBackfillCommandPublishesMissing(t *testing.T) {
 	}
 }
 
+func TestBackfillCommandFailureHasNoSummary(t *testing.T) {
+	t.Setenv("MAILBRIDGE_NATS_URL", natstest.Start(t).URL())
+	api := cmcapitest.Start(t, nil)
+	api.FailWith(http.StatusInternalServerError)
+	t.Setenv("MAILBRIDGE_CMC_API_URL", api.URL)
+	t.Setenv("MAILBRIDGE_CMC_API_USER", cmcapitest.APIUser)
+	t.Setenv("MAILBRIDGE_CMC_API_KEY", cmcapitest.APIKey)
+
+	var stderr bytes.Buffer
+	code := run([]string{"backfill", "--date", "2023-01-25", "--dry-run", "--server-composition", cmcapitest.ServerComposition}, nil, &bytes.Buffer{}, &stderr)
+
+	if code != exitError {
+		t.Errorf("exit code %d, want %d", code, exitError)
+	}
+	if strings.Contains(stderr.String(), "would publish") {
+		t.Errorf("stderr = %q, want no summary after a failure", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "page 1 (p=0)") {
+		t.Errorf("stderr = %q, want the failing page counted from 1", stderr.String())
+	}
+}
+
 func TestReplayCommandUsageErrors(t *testing.T) {
 	// Each error is found before connecting; the URL keeps a mistake from
 	// reaching the default address.

@@ -23,12 +23,15 @@ const replayUsage = `Usage: mailbridge replay [flags]
 Sends stored CloudEvents again, in stream order, to standard output (JSON
 Lines in the structured content mode), to an HTTP endpoint (binary content
 mode) or to NATS subjects under a new prefix. It reads with an ordered
-consumer and never creates a durable consumer or changes the stream.
+consumer and never creates a durable consumer or changes the stream. A
+NATS target needs a stream that stores PREFIX.>, so that no copy is lost
+while nobody subscribes, unless --no-stream-ok is given.
 
 Time bounds apply to the CloudEvent time. --until is exclusive, and a date
 means midnight at its start in MAILBRIDGE_CMC_TIMEZONE. The last line on
-standard error names the last sequence sent; an interrupted replay goes on
-with --from-seq set to the next one.
+standard error sums up the run. When a target failure or an interrupt
+stopped it, that line names the --from-seq to run again with: the lowest
+sequence whose event may not have been delivered.
 
 Examples:
   mailbridge replay --since 2023-01-25 --to stdout
@@ -53,11 +56,12 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	flags.Var(&types, "type", "send events of this type, such as bounce, delivery.failed or delivery; repeatable")
 	flags.Var(&ids, "id", "send the event with this CloudEvent id; repeatable")
 	to := flags.String("to", "stdout", "target: stdout, an http:// or https:// URL, or nats:PREFIX")
-	concurrency := flags.Int("concurrency", 4, "HTTP requests in flight at once")
+	concurrency := flags.Int("concurrency", 4, "HTTP requests in flight at once; above 1, events may arrive out of stream order")
 	retries := flags.Int("retries", 5, "HTTP retries of an event after a 5xx, 408 or 429 answer or a timeout")
 	timeout := flags.Duration("timeout", 10*time.Second, "HTTP timeout of one request")
 	rate := flags.Float64("rate", 0, "maximum events per second; 0 for no limit")
 	dryRun := flags.Bool("dry-run", false, "count the events that would be sent, and send none")
+	noStreamOK := flags.Bool("no-stream-ok", false, "with --to nats:PREFIX, publish with core NATS when no stream stores PREFIX.>, so only the subscribers connected at the time receive the events")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, replayUsage)
 		flags.PrintDefaults()
@@ -117,11 +121,18 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	stored, err := streamSubjects(ctx, js, cfg.StreamName)
+	if err != nil {
+		return err
+	}
+	if err := checkFilters(sel.Subjects, cfg.StreamName, stored, cfg.SubjectPrefix); err != nil {
+		return err
+	}
 
 	// Build the target.
 	var target replay.Target
 	if !*dryRun {
-		target, err = newReplayTarget(ctx, *to, nc, js, cfg, stdout, replay.HTTPConfig{
+		target, err = newReplayTarget(ctx, *to, *noStreamOK, nc, js, cfg, stdout, replay.HTTPConfig{
 			Client: &http.Client{Timeout: *timeout}, Concurrency: *concurrency, MaxRetries: retriesFlag(*retries), Logger: logger,
 		})
 		if err != nil {
@@ -150,7 +161,7 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 }
 
 // newReplayTarget builds the target that --to names.
-func newReplayTarget(ctx context.Context, to string, nc *nats.Conn, js jetstream.JetStream, cfg readConfig, stdout io.Writer, httpCfg replay.HTTPConfig) (replay.Target, error) {
+func newReplayTarget(ctx context.Context, to string, noStreamOK bool, nc *nats.Conn, js jetstream.JetStream, cfg readConfig, stdout io.Writer, httpCfg replay.HTTPConfig) (replay.Target, error) {
 	switch {
 	case to == "stdout" || to == "-":
 		return replay.NewWriterTarget(stdout), nil
@@ -164,10 +175,15 @@ func newReplayTarget(ctx context.Context, to string, nc *nats.Conn, js jetstream
 	case strings.HasPrefix(to, "nats:"):
 		target, err := replay.NewNATSTarget(ctx, replay.NATSConfig{
 			Conn: nc, JS: js, Prefix: strings.TrimPrefix(to, "nats:"),
-			SourcePrefix: cfg.SubjectPrefix, SourceStream: cfg.StreamName,
+			SourcePrefix: cfg.SubjectPrefix, SourceStream: cfg.StreamName, AllowCoreNATS: noStreamOK,
 		})
 		if errors.Is(err, replay.ErrInvalidConfig) {
 			return nil, fmt.Errorf("%w: --to: %w", errUsage, err)
+		}
+		if errors.Is(err, replay.ErrNoTargetStream) {
+			prefix := strings.TrimPrefix(to, "nats:")
+			return nil, fmt.Errorf("--to %s: %w: create a stream that stores %s.> (such as 'nats stream add REPLAY --subjects \"%s.>\"'), "+
+				"or pass --no-stream-ok to publish with core NATS anyway", to, err, prefix, prefix)
 		}
 		return target, err
 	}

@@ -70,6 +70,13 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	stored, err := streamSubjects(ctx, js, cfg.StreamName)
+	if err != nil {
+		return err
+	}
+	if err := checkFilters(subjects, cfg.StreamName, stored, cfg.SubjectPrefix); err != nil {
+		return err
+	}
 
 	return replay.Tail(ctx, replay.TailConfig{
 		JS: js, Stream: cfg.StreamName, Subjects: subjects, Since: start,

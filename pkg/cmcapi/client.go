@@ -132,30 +132,30 @@ func (c *Client) List(ctx context.Context, kind Kind, q Query, page int) ([]json
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		// The key is in the body, never in the URL that *url.Error shows.
-		return nil, fmt.Errorf("list %s page %d: %w", kind, page, err)
+		return nil, fmt.Errorf("list %s %s: %w", kind, pageName(page), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("list %s page %d: read response: %w", kind, page, err)
+		return nil, fmt.Errorf("list %s %s: read response: %w", kind, pageName(page), err)
 	}
 	if err := statusError(resp, body); err != nil {
-		return nil, fmt.Errorf("list %s page %d: %w", kind, page, err)
+		return nil, fmt.Errorf("list %s %s: %w", kind, pageName(page), err)
 	}
 
 	var lists map[string]json.RawMessage
 	if err := json.Unmarshal(body, &lists); err != nil {
-		return nil, fmt.Errorf("list %s page %d: %w: %v", kind, page, ErrMalformedResponse, err)
+		return nil, fmt.Errorf("list %s %s: %w: %v", kind, pageName(page), ErrMalformedResponse, err)
 	}
 	list, ok := lists[string(kind)]
 	if !ok {
-		return nil, fmt.Errorf("list %s page %d: %w: no %q member, found %s",
-			kind, page, ErrMalformedResponse, kind, memberNames(lists))
+		return nil, fmt.Errorf("list %s %s: %w: no %q member, found %s",
+			kind, pageName(page), ErrMalformedResponse, kind, memberNames(lists))
 	}
 	var records []json.RawMessage
 	if len(list) > 0 && string(list) != "null" {
 		if err := json.Unmarshal(list, &records); err != nil {
-			return nil, fmt.Errorf("list %s page %d: %w: member %q is not a list: %v", kind, page, ErrMalformedResponse, kind, err)
+			return nil, fmt.Errorf("list %s %s: %w: member %q is not a list: %v", kind, pageName(page), ErrMalformedResponse, kind, err)
 		}
 	}
 	return records, nil
@@ -180,8 +180,8 @@ func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]
 		}
 		digest := pageDigest(records)
 		if page > 0 && len(records) > 0 && digest == previous {
-			return total, fmt.Errorf("list %s page %d: %w: the page repeats page %d, so the API ignores the page parameter p",
-				kind, page, ErrMalformedResponse, page-1)
+			return total, fmt.Errorf("list %s %s: %w: the page repeats page %d, so the API ignores the page parameter p",
+				kind, pageName(page), ErrMalformedResponse, page)
 		}
 		previous = digest
 		total += len(records)
@@ -194,6 +194,12 @@ func (c *Client) ListAll(ctx context.Context, kind Kind, q Query, handle func([]
 			return total, nil
 		}
 	}
+}
+
+// pageName names a page for the operator: counted from 1, with the p
+// parameter, counted from 0, that requested it.
+func pageName(page int) string {
+	return fmt.Sprintf("page %d (p=%d)", page+1, page)
 }
 
 // pageDigest returns a digest of a page's records, to find a page that

@@ -212,6 +212,9 @@ func TestListAllStopsWhenPageRepeats(t *testing.T) {
 	if !errors.Is(err, cmcapi.ErrMalformedResponse) {
 		t.Errorf("error = %v, want ErrMalformedResponse", err)
 	}
+	if err != nil && !strings.Contains(err.Error(), "page 2 (p=1)") {
+		t.Errorf("error = %v, want the pages counted from 1 with their p", err)
+	}
 	if n := requests.Load(); n != 2 {
 		t.Errorf("requests = %d, want 2: the repeat is seen on the second page", n)
 	}

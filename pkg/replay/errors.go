@@ -7,6 +7,10 @@ var (
 	// configuration that cannot be used.
 	ErrInvalidConfig = errors.New("invalid replay configuration")
 
+	// ErrNoTargetStream is wrapped by NewNATSTarget's error when no stream
+	// stores the target subjects and NATSConfig.AllowCoreNATS is not set.
+	ErrNoTargetStream = errors.New("no stream for the target subjects")
+
 	// ErrTargetRejected is wrapped by the *TargetError that Run returns
 	// when the target refused an event for good, such as an HTTP 4xx.
 	ErrTargetRejected = errors.New("target rejected the event")

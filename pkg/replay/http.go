@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -143,9 +144,15 @@ func (t *HTTPTarget) err() error {
 	return t.failed
 }
 
+// fail records err and stops the senders. Of several event failures it
+// keeps the one of the lowest stream sequence, where a resumed run starts.
 func (t *HTTPTarget) fail(err error) {
 	t.mu.Lock()
-	if t.failed == nil {
+	var recorded, incoming *TargetError
+	switch {
+	case t.failed == nil:
+		t.failed = err
+	case errors.As(err, &incoming) && (!errors.As(t.failed, &recorded) || incoming.Sequence < recorded.Sequence):
 		t.failed = err
 	}
 	t.mu.Unlock()

@@ -32,6 +32,12 @@ type NATSConfig struct {
 	// stores would replay the replay, so NewNATSTarget refuses that.
 	SourceStream string
 
+	// AllowCoreNATS lets the target publish with core NATS when no stream
+	// stores the new subjects. Then only the subscribers connected at the
+	// time receive the events, and the others lose them. Without it,
+	// NewNATSTarget returns ErrNoTargetStream in that case.
+	AllowCoreNATS bool
+
 	// Window is how many publishes may wait for their pub acks or a
 	// flush at once. Defaults to 1024.
 	Window int
@@ -40,8 +46,8 @@ type NATSConfig struct {
 // NATSTarget publishes each stored message unchanged under a new prefix,
 // with the CloudEvent id as Nats-Msg-Id. When a stream stores the new
 // subjects, it publishes through JetStream and waits for the pub acks, so
-// the stream drops events it already has; otherwise it publishes with
-// core NATS.
+// the stream drops events it already has. Otherwise, when AllowCoreNATS is
+// set, it publishes with core NATS.
 type NATSTarget struct {
 	cfg       NATSConfig
 	jetStream bool
@@ -71,6 +77,8 @@ func NewNATSTarget(ctx context.Context, cfg NATSConfig) (*NATSTarget, error) {
 	t := &NATSTarget{cfg: cfg}
 	name, err := cfg.JS.StreamNameBySubject(ctx, cfg.Prefix+".>")
 	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) && !cfg.AllowCoreNATS:
+		return nil, fmt.Errorf("%w: no stream stores %s.>, so the events would reach only the subscribers connected now", ErrNoTargetStream, cfg.Prefix)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("look up the stream of %s.>: %w", cfg.Prefix, err)

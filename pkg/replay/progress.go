@@ -8,22 +8,28 @@ import (
 	"time"
 )
 
-// progress draws a one-line progress bar: events done, rate and time
-// left. It redraws at most four times a second.
+// progress draws a one-line progress bar: messages read, events sent,
+// rate and time left, in the words of the summary line. It redraws at most
+// four times a second.
 type progress struct {
 	w     io.Writer
 	now   func() time.Time
 	start time.Time
 
-	done  atomic.Uint64
-	total atomic.Uint64 // estimate; 0 when unknown
+	done      atomic.Uint64 // messages read
+	total     atomic.Uint64 // messages to read, an estimate; 0 when unknown
+	sent      atomic.Uint64 // events handed to the target, or selected in a dry run
+	sentLabel string        // "events sent", or "events to send" in a dry run
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
 }
 
-func startProgress(w io.Writer, now func() time.Time) *progress {
-	p := &progress{w: w, now: now, start: now(), stop: make(chan struct{})}
+func startProgress(w io.Writer, now func() time.Time, dryRun bool) *progress {
+	p := &progress{w: w, now: now, start: now(), stop: make(chan struct{}), sentLabel: "events sent"}
+	if dryRun {
+		p.sentLabel = "events to send"
+	}
 	p.stopped.Add(1)
 	go func() {
 		defer p.stopped.Done()
@@ -56,9 +62,10 @@ func (p *progress) draw() {
 	if elapsed > 0 {
 		rate = float64(done) / elapsed
 	}
-	line := fmt.Sprintf("\r\x1b[K%d events  %.0f/s", done, rate)
+	sent := p.sent.Load()
+	line := fmt.Sprintf("\r\x1b[K%d messages read, %d %s  %.0f messages/s", done, sent, p.sentLabel, rate)
 	if total > 0 && total >= done {
-		line = fmt.Sprintf("\r\x1b[K%s %d/%d events  %.0f/s", bar(done, total, 24), done, total, rate)
+		line = fmt.Sprintf("\r\x1b[K%s %d/%d messages read, %d %s  %.0f messages/s", bar(done, total, 24), done, total, sent, p.sentLabel, rate)
 		if rate > 0 {
 			left := time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second)
 			line += "  " + left.String() + " left"

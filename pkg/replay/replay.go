@@ -55,7 +55,8 @@ type Summary struct {
 	// Selected counts the CloudEvents that matched the selection: the
 	// ones sent, or the ones a dry run would send.
 	Selected uint64
-	// Sent counts the events handed to the target.
+	// Sent counts the events handed to the target. Some of them may not
+	// be delivered when the run stopped early.
 	Sent uint64
 	// Filtered counts the CloudEvents that did not match the selection.
 	Filtered uint64
@@ -66,6 +67,10 @@ type Summary struct {
 	// was delivered. A run started again with FromSeq LastSequence+1
 	// neither skips nor repeats an event. Zero when none was delivered.
 	LastSequence uint64
+	// ResumeSeq is the FromSeq that goes on after a run that stopped
+	// early, on a target failure or when ctx ended: no selected event
+	// before it is left undelivered. Zero when the run was complete.
+	ResumeSeq uint64
 	// DryRun is set when nothing was sent on purpose.
 	DryRun   bool
 	Duration time.Duration
@@ -74,26 +79,38 @@ type Summary struct {
 // String returns the summary as one line for the operator.
 func (s Summary) String() string {
 	var b strings.Builder
-	if s.DryRun {
-		fmt.Fprintf(&b, "dry run: would send %d events", s.Selected)
-	} else {
-		fmt.Fprintf(&b, "sent %d events", s.Sent)
+	switch {
+	case s.DryRun:
+		fmt.Fprintf(&b, "dry run: would send %s", plural(s.Selected, "event"))
+	case s.ResumeSeq != 0:
+		fmt.Fprintf(&b, "stopped after handing %s to the target", plural(s.Sent, "event"))
+	default:
+		fmt.Fprintf(&b, "sent %s", plural(s.Sent, "event"))
 	}
-	fmt.Fprintf(&b, " in %s (read %d messages: %d filtered out, %d not CloudEvents",
-		s.Duration.Round(time.Millisecond), s.Read, s.Filtered, s.NotCloudEvents)
+	fmt.Fprintf(&b, " in %s (read %s: %d filtered out, %d not CloudEvents",
+		s.Duration.Round(time.Millisecond), plural(s.Read, "message"), s.Filtered, s.NotCloudEvents)
 	if secs := s.Duration.Seconds(); secs > 0 {
 		fmt.Fprintf(&b, ", %.0f messages/s", float64(s.Read)/secs)
 	}
 	b.WriteString(")")
-	if s.DryRun {
-		return b.String()
+	switch {
+	case s.DryRun:
+	case s.ResumeSeq != 0 && s.LastSequence == 0:
+		fmt.Fprintf(&b, "; the first selected event was not delivered: resume with --from-seq %d", s.ResumeSeq)
+	case s.ResumeSeq != 0:
+		fmt.Fprintf(&b, "; every event up to sequence %d was delivered: resume with --from-seq %d", s.LastSequence, s.ResumeSeq)
+	case s.LastSequence != 0:
+		fmt.Fprintf(&b, "; last sequence sent %d (resume with --from-seq %d)", s.LastSequence, s.LastSequence+1)
 	}
-	if s.LastSequence == 0 {
-		b.WriteString("; no event delivered")
-		return b.String()
-	}
-	fmt.Fprintf(&b, "; last sequence sent %d (resume with --from-seq %d)", s.LastSequence, s.LastSequence+1)
 	return b.String()
+}
+
+// plural returns n and noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Run reads the selection from the stream in stream order with an ordered
@@ -128,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	var bar *progress
 	if cfg.Progress != nil {
-		bar = startProgress(cfg.Progress, cfg.Now)
+		bar = startProgress(cfg.Progress, cfg.Now, cfg.DryRun)
 	}
 
 	// Read and send.
@@ -161,6 +178,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			}
 			if cfg.Target == nil {
 				summary.Selected++
+				if bar != nil {
+					bar.sent.Add(1)
+				}
 				return nil
 			}
 			if limiter != nil {
@@ -181,6 +201,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 				return err
 			}
 			summary.Sent++
+			if bar != nil {
+				bar.sent.Add(1)
+			}
 			return nil
 		}
 		summary.Selected++
@@ -189,6 +212,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return err
 		}
 		summary.Sent++
+		if bar != nil {
+			bar.sent.Add(1)
+		}
 		return nil
 	})
 
@@ -200,6 +226,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		closeErr = cfg.Target.Close(closeCtx)
 		cancel()
 		summary.LastSequence = cfg.Target.Delivered()
+		if readErr != nil || closeErr != nil {
+			summary.ResumeSeq = max(summary.LastSequence+1, cfg.Selection.FromSeq)
+		}
 	}
 	if bar != nil {
 		bar.finish()

@@ -261,8 +261,15 @@ func TestNATSTargetCoreNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := natstest.Context(t, 20*time.Second)
+	_, err = replay.NewNATSTarget(ctx, replay.NATSConfig{
+		Conn: srv.Conn, JS: srv.JS, Prefix: "replay.mail", SourcePrefix: "mail", SourceStream: testStream,
+	})
+	if !errors.Is(err, replay.ErrNoTargetStream) {
+		t.Fatalf("new NATS target without a stream: %v, want ErrNoTargetStream", err)
+	}
 	target, err := replay.NewNATSTarget(ctx, replay.NATSConfig{
 		Conn: srv.Conn, JS: srv.JS, Prefix: "replay.mail", SourcePrefix: "mail", SourceStream: testStream,
+		AllowCoreNATS: true,
 	})
 	if err != nil {
 		t.Fatalf("new NATS target: %v", err)

@@ -86,7 +86,50 @@ func NewAPI(store *Store, index *Index, cfg APIConfig) http.Handler {
 	mux.HandleFunc("POST "+PathCheck, a.check)
 	mux.HandleFunc("GET "+PathExport, a.export)
 	mux.HandleFunc("POST "+PathImport, a.importCSV)
-	return a.authenticate(mux)
+	return a.authenticate(jsonErrors(mux))
+}
+
+// jsonErrors turns the mux's plain-text 404 and 405 responses into the
+// JSON error body that every other error response has.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(&routeErrorWriter{ResponseWriter: w, method: r.Method, path: r.URL.Path}, r)
+	})
+}
+
+// routeErrorWriter replaces the body of a 404 or 405 response written by
+// http.ServeMux with a JSON error sentence.
+type routeErrorWriter struct {
+	http.ResponseWriter
+	method, path string
+	replaced     bool
+}
+
+func (w *routeErrorWriter) WriteHeader(status int) {
+	var message string
+	switch status {
+	case http.StatusNotFound:
+		message = fmt.Sprintf("path %s not found: use a path under %s or /healthz", w.path, PathSuppressions)
+	case http.StatusMethodNotAllowed:
+		message = fmt.Sprintf("method %s is not allowed on %s: use %s", w.method, w.path, w.Header().Get("Allow"))
+	default:
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.replaced = true
+	w.Header().Del("X-Content-Type-Options")
+	writeError(w.ResponseWriter, status, message)
+}
+
+func (w *routeErrorWriter) Write(p []byte) (int, error) {
+	if w.replaced {
+		return len(p), nil // the mux's plain-text body, replaced by the JSON one
+	}
+	return w.ResponseWriter.Write(p)
 }
 
 // authenticate rejects requests without the bearer token, except health
@@ -151,7 +194,7 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
+		if err := decodeStrict(body, &req); err != nil {
 			writeError(w, http.StatusBadRequest, "the body is not valid JSON ("+err.Error()+"): send {\"reason\": \"...\", \"note\": \"...\"} or no body")
 			return
 		}
@@ -184,6 +227,20 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// decodeStrict decodes one JSON value into v and rejects unknown fields,
+// so that a misspelt field is reported instead of dropped.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
 // ListResponse is a page of the list.
 type ListResponse struct {
 	Suppressions []Suppression `json:"suppressions"`
@@ -201,6 +258,14 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		limit = n
+	}
+	// A cursor is the folded address that ended the page before, so
+	// anything that is not an address is a cursor this API never returned.
+	if cursor := query.Get("cursor"); cursor != "" {
+		if _, err := ParseAddress(cursor); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("cursor %q is invalid: pass the next_cursor of the page before, or no cursor for the first page", cursor))
+			return
+		}
 	}
 	if !a.indexReady(w) {
 		return

@@ -166,19 +166,25 @@ func TestAPIRejectsBadInput(t *testing.T) {
 	cases := []struct {
 		name, method, path, token, body string
 		status                          int
+		mention                         string // a word the error sentence must contain
 	}{
-		{"no token", "GET", "/v1/suppressions/a@example.jp", "", "", http.StatusUnauthorized},
-		{"wrong token", "GET", "/v1/suppressions/a@example.jp", "wrong", "", http.StatusUnauthorized},
-		{"address without at", "GET", "/v1/suppressions/nobody", testToken, "", http.StatusBadRequest},
-		{"address with space", "PUT", "/v1/suppressions/a%20b@example.jp", testToken, "", http.StatusBadRequest},
-		{"empty domain", "DELETE", "/v1/suppressions/a@", testToken, "", http.StatusBadRequest},
-		{"add body not JSON", "PUT", "/v1/suppressions/a@example.jp", testToken, "{reason", http.StatusBadRequest},
-		{"check body not JSON", "POST", "/v1/suppressions/check", testToken, "a@example.jp", http.StatusBadRequest},
-		{"check without addresses", "POST", "/v1/suppressions/check", testToken, `{"emails": []}`, http.StatusBadRequest},
-		{"check too many", "POST", "/v1/suppressions/check", testToken, string(tooMany), http.StatusRequestEntityTooLarge},
-		{"limit out of range", "GET", "/v1/suppressions?limit=5000", testToken, "", http.StatusBadRequest},
-		{"import without address column", "POST", "/v1/suppressions/import", testToken, "email,reason\na@example.jp,x\n", http.StatusBadRequest},
-		{"not suppressed", "GET", "/v1/suppressions/a@example.jp", testToken, "", http.StatusNotFound},
+		{"no token", "GET", "/v1/suppressions/a@example.jp", "", "", http.StatusUnauthorized, ""},
+		{"wrong token", "GET", "/v1/suppressions/a@example.jp", "wrong", "", http.StatusUnauthorized, ""},
+		{"address without at", "GET", "/v1/suppressions/nobody", testToken, "", http.StatusBadRequest, ""},
+		{"address with space", "PUT", "/v1/suppressions/a%20b@example.jp", testToken, "", http.StatusBadRequest, ""},
+		{"empty domain", "DELETE", "/v1/suppressions/a@", testToken, "", http.StatusBadRequest, ""},
+		{"add body not JSON", "PUT", "/v1/suppressions/a@example.jp", testToken, "{reason", http.StatusBadRequest, ""},
+		{"check body not JSON", "POST", "/v1/suppressions/check", testToken, "a@example.jp", http.StatusBadRequest, ""},
+		{"check without addresses", "POST", "/v1/suppressions/check", testToken, `{"emails": []}`, http.StatusBadRequest, ""},
+		{"check too many", "POST", "/v1/suppressions/check", testToken, string(tooMany), http.StatusRequestEntityTooLarge, ""},
+		{"limit out of range", "GET", "/v1/suppressions?limit=5000", testToken, "", http.StatusBadRequest, ""},
+		{"import without address column", "POST", "/v1/suppressions/import", testToken, "email,reason\na@example.jp,x\n", http.StatusBadRequest, ""},
+		{"not suppressed", "GET", "/v1/suppressions/a@example.jp", testToken, "", http.StatusNotFound, ""},
+		{"add unknown field", "PUT", "/v1/suppressions/a@example.jp", testToken, `{"reasn": "complaint"}`, http.StatusBadRequest, "reasn"},
+		{"add two values", "PUT", "/v1/suppressions/a@example.jp", testToken, `{"reason": "complaint"} {}`, http.StatusBadRequest, "valid JSON"},
+		{"cursor not an address", "GET", "/v1/suppressions?cursor=zzz", testToken, "", http.StatusBadRequest, "next_cursor"},
+		{"wrong method", "POST", "/v1/suppressions/a@example.jp", testToken, "", http.StatusMethodNotAllowed, "PUT"},
+		{"unknown path", "GET", "/v1/suppression", testToken, "", http.StatusNotFound, "/v1/suppressions"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -203,6 +209,9 @@ func TestAPIRejectsBadInput(t *testing.T) {
 			}
 			if answer.Error == "" {
 				t.Error("answer has no error sentence")
+			}
+			if !strings.Contains(answer.Error, c.mention) {
+				t.Errorf("error %q does not mention %q", answer.Error, c.mention)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -60,11 +61,41 @@ type IngressConfig struct {
 
 // LoadConfig reads the MAILBRIDGE_ environment variables into cfg, a
 // pointer to a config struct.
+// A value that does not parse is named with its variable and the syntax
+// to use.
 func LoadConfig(cfg any) error {
-	if err := envconfig.Process(EnvPrefix, cfg); err != nil {
+	err := envconfig.Process(EnvPrefix, cfg)
+	var parseErr *envconfig.ParseError
+	if errors.As(err, &parseErr) {
+		return fmt.Errorf("configuration: %w", describeParseError(parseErr))
+	}
+	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return nil
+}
+
+// describeParseError rewords envconfig's error for a value that does not
+// parse as the field's type, which names Go types and strconv functions.
+func describeParseError(e *envconfig.ParseError) error {
+	var want string
+	switch e.TypeName {
+	case "time.Duration":
+		want = "is not a duration: use Go syntax such as 5s, 2m or 720h"
+	case "bool":
+		want = "is not a boolean: use true or false"
+	case "int", "int64", "int32", "uint", "uint64", "uint32":
+		if strings.HasSuffix(e.KeyName, "_BYTES") {
+			want = "is not a whole number of bytes such as 4194304"
+		} else {
+			want = "is not a whole number such as 3"
+		}
+	case "float64", "float32":
+		want = "is not a number such as 0.5"
+	default:
+		return fmt.Errorf("%s %q is invalid: %w", e.KeyName, e.Value, e.Err)
+	}
+	return fmt.Errorf("%s %q %s", e.KeyName, e.Value, want)
 }
 
 // WriteVariables writes one line per environment variable of cfg with its
