@@ -78,7 +78,7 @@ type request struct {
 	contentType string
 	eventType   string
 	composition string
-	// rejectReason is why a 4xx answer rejected the request, for the log.
+	// rejectReason is the reason sent with a 4xx response, for the log.
 	rejectReason string
 }
 
