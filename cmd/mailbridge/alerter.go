@@ -224,6 +224,9 @@ Example:
 	if err := cfg.StreamConfig.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.AlertConfig.validate(); err != nil {
+		return err
+	}
 
 	opts, err := cfg.NATSConfig.options("mailbridge alerter", logger)
 	if err != nil {
@@ -231,7 +234,7 @@ Example:
 	}
 	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSConfig.clientURL(), err)
+		return connectError(cfg.NATSConfig, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

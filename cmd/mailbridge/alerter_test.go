@@ -83,11 +83,18 @@ func TestServeAlertsWebhookOnHardBounces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, logger, ready) }()
+	stopped := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(stopped)
+		serveErr = serve(ctx, cfg, logger, ready)
+		done <- serveErr
+	}()
 	defer func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		<-stopped
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
 	}()
 	var httpAddr net.Addr

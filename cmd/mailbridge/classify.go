@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/mailbridge/mailbridge/pkg/bounce"
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 
 func runClassify(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -40,6 +41,9 @@ Flags:
 	if *bounceCode != "" {
 		if _, err := strconv.Atoi(*bounceCode); err != nil {
 			return fmt.Errorf("%w: --bounce-code %q is not a number such as 2", errUsage, *bounceCode)
+		}
+		if mailevent.BounceName(*bounceCode) == mailevent.UnknownToken {
+			return fmt.Errorf("%w: --bounce-code %s is not a CMC bounce code: use 1 to 11 or 99", errUsage, *bounceCode)
 		}
 	}
 	switch *status {

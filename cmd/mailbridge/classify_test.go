@@ -80,6 +80,8 @@ func TestClassifyCommandUsesBounceCode(t *testing.T) {
 func TestClassifyCommandRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"classify", "--bounce-code", "two"},
+		{"classify", "--bounce-code", "12"},
+		{"classify", "--bounce-code", "0"},
 		{"classify", "--status", "bounced"},
 		{"classify", "extra"},
 	} {
@@ -91,6 +93,21 @@ func TestClassifyCommandRejectsBadFlags(t *testing.T) {
 		if stderr.Len() == 0 {
 			t.Errorf("%q: stderr is empty, want an error message", args)
 		}
+	}
+}
+
+func TestClassifyBounceCodeOutOfRange(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"classify", "--bounce-code", "12"}, strings.NewReader("host unknown\n"), &stdout, &stderr)
+
+	if code != exitUsage {
+		t.Errorf("exit code = %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), "use 1 to 11 or 99") {
+		t.Errorf("stderr = %q, want the valid codes", stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing classified", stdout.String())
 	}
 }
 

@@ -30,20 +30,15 @@ func connectClient(c NATSConfig, name string, logger *slog.Logger) (*nats.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	url := c.clientURL()
 	if c.URL == "" {
 		if _, port, err := net.SplitHostPort(c.EmbeddedAddr); err == nil && (port == "0" || port == "-1") {
 			return nil, fmt.Errorf("connect to NATS: MAILBRIDGE_EMBEDDED_NATS_ADDR %s gives serve's embedded server a random port or none, so this command cannot find it: "+
 				"set MAILBRIDGE_NATS_URL to the client_addr in serve's 'embedded nats server started' log line, such as nats://127.0.0.1:41234", c.EmbeddedAddr)
 		}
 	}
-	nc, err := nats.Connect(url, append(opts, nats.RetryOnFailedConnect(false))...)
+	nc, err := nats.Connect(c.clientURL(), append(opts, nats.RetryOnFailedConnect(false))...)
 	if err != nil {
-		hint := ""
-		if c.URL == "" {
-			hint = ": start 'mailbridge serve' first, or set MAILBRIDGE_NATS_URL"
-		}
-		return nil, fmt.Errorf("connect to NATS at %s: %w%s", url, err, hint)
+		return nil, connectError(c, err)
 	}
 	return nc, nil
 }

@@ -35,11 +35,18 @@ func startServe(t *testing.T, srv *natstest.Server) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, logger, ready) }()
+	stopped := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(stopped)
+		serveErr = serve(ctx, cfg, logger, ready)
+		done <- serveErr
+	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		<-stopped
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
 	})
 	select {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,6 +23,8 @@ type natsSetup struct {
 	conn   *nats.Conn
 	server *server.Server
 	closed chan struct{}
+	// unlock releases the data directory after the embedded server stopped.
+	unlock func()
 }
 
 // clientURL returns the URL that commands other than serve connect to.
@@ -43,7 +48,7 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	if c.URL != "" {
 		nc, err := nats.Connect(splitURLs(c.URL), append(opts, nats.RetryOnFailedConnect(c.RetryConnect))...)
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+			return nil, connectError(c, err)
 		}
 		if !nc.IsConnected() {
 			logger.Warn("nats unreachable; connecting in the background", slog.String("url", c.URL))
@@ -53,6 +58,10 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		return &natsSetup{conn: nc, closed: closed}, nil
 	}
 
+	unlock, err := lockDataDir(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	storeDir := filepath.Join(c.DataDir, "jetstream")
 	srv, err := embedded.Start(embedded.Options{
 		Addr:     c.EmbeddedAddr,
@@ -60,7 +69,8 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		Logger:   natsServerLogger{logger: logger},
 	})
 	if err != nil {
-		return nil, err
+		unlock()
+		return nil, embeddedStartError(c, err)
 	}
 	listen := "none (in-process only)"
 	if addr := srv.Addr(); addr != nil {
@@ -71,9 +81,52 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(srv))...)
 	if err != nil {
 		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlock()
 		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
-	return &natsSetup{conn: nc, server: srv, closed: closed}, nil
+	return &natsSetup{conn: nc, server: srv, closed: closed, unlock: unlock}, nil
+}
+
+// embeddedStartError adds to err the variable to change and how.
+func embeddedStartError(c NATSConfig, err error) error {
+	switch {
+	case errors.Is(err, embedded.ErrInvalidAddr):
+		return fmt.Errorf("MAILBRIDGE_EMBEDDED_NATS_ADDR: %w", err)
+	case errors.Is(err, embedded.ErrAddrUnavailable):
+		return fmt.Errorf("MAILBRIDGE_EMBEDDED_NATS_ADDR %s cannot be used, so stop the process on that port or set another MAILBRIDGE_EMBEDDED_NATS_ADDR (port 0 picks a free one): %w", c.EmbeddedAddr, err)
+	case errors.Is(err, embedded.ErrStoreDir):
+		return fmt.Errorf("MAILBRIDGE_DATA_DIR %s cannot hold the JetStream store, so fix its permissions or set another MAILBRIDGE_DATA_DIR: %w", c.DataDir, err)
+	}
+	return err
+}
+
+// connectError wraps a failed connect with the URLs tried, without their
+// credentials, and what to check.
+func connectError(c NATSConfig, err error) error {
+	hint := "check MAILBRIDGE_NATS_URL and that the NATS cluster is up, or unset MAILBRIDGE_NATS_URL to use the embedded server"
+	if c.URL == "" {
+		hint = "start 'mailbridge serve' first, or set MAILBRIDGE_NATS_URL"
+	}
+	return fmt.Errorf("connect to NATS at %s: %w: %s", redactURLs(c.clientURL()), err, hint)
+}
+
+// redactURLs replaces the user information of each URL in a
+// comma-separated list, so that passwords and tokens stay out of errors.
+func redactURLs(list string) string {
+	urls := strings.Split(list, ",")
+	for i, raw := range urls {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			urls[i] = "(unparsable URL)"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("redacted")
+		}
+		urls[i] = u.String()
+	}
+	return strings.Join(urls, ",")
 }
 
 // close drains the connection, then stops the embedded server if any.
@@ -91,5 +144,8 @@ func (s *natsSetup) close(logger *slog.Logger) {
 		s.server.Shutdown()
 		s.server.WaitForShutdown()
 		logger.Info("embedded nats server stopped")
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }

@@ -61,6 +61,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if _, err := newBuilder(cfg); err != nil {
 		return err
 	}
+	if err := checkListenAddr("MAILBRIDGE_HTTP_ADDR", cfg.HTTPAddr); err != nil {
+		return err
+	}
+	if cfg.NATSConfig.URL == "" && cfg.StreamReplicas > 1 {
+		return fmt.Errorf("MAILBRIDGE_STREAM_REPLICAS=%d needs a NATS cluster: use 1 with the embedded server, or set MAILBRIDGE_NATS_URL", cfg.StreamReplicas)
+	}
 	if (cfg.WebhookBasicUser == "") != (cfg.WebhookBasicPassword == "") {
 		return errors.New("MAILBRIDGE_WEBHOOK_BASIC_USER and MAILBRIDGE_WEBHOOK_BASIC_PASSWORD must be set together: set both to the ID and password entered in CMC, or neither")
 	}

@@ -86,9 +86,21 @@ func TestServeEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// Build the config, and so its t.TempDir, before registering the wait
+	// for serve: cleanups run last-in first-out, so the data directory is
+	// removed only after serve has returned.
+	cfg := testServeConfig(t)
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, testServeConfig(t), logger, ready) }()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		done <- serve(ctx, cfg, logger, ready)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
 
 	var httpAddr net.Addr
 	select {
@@ -206,5 +218,18 @@ func TestServeBasicUserWithoutPassword(t *testing.T) {
 	}
 	if started := logs.records(t, "embedded nats server started"); len(started) > 0 {
 		t.Error("the embedded NATS server started before the configuration was checked")
+	}
+}
+
+func TestServeReplicasNeedCluster(t *testing.T) {
+	t.Parallel()
+	cfg := testServeConfig(t)
+	cfg.StreamReplicas = 3
+
+	err := serve(t.Context(), cfg, discardLogger(), nil)
+
+	want := "MAILBRIDGE_STREAM_REPLICAS=3 needs a NATS cluster: use 1 with the embedded server, or set MAILBRIDGE_NATS_URL"
+	if err == nil || err.Error() != want {
+		t.Errorf("serve with 3 replicas on the embedded server: %v, want %q", err, want)
 	}
 }

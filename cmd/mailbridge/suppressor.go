@@ -140,7 +140,7 @@ no flags: see 'mailbridge help' for its environment variables.
 	}
 	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSConfig.clientURL(), err)
+		return connectError(cfg.NATSConfig, err)
 	}
 	defer nc.Close()
 	logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
@@ -195,6 +195,9 @@ func isLoopback(addr string) bool {
 // starts the index, the consumer and the admin API. The consumer and the
 // index restart after an error, logged, until ctx ends.
 func startSuppressor(ctx context.Context, js jetstream.JetStream, settings SuppressorSettings, streamCfg StreamConfig, mode mailevent.Mode, logger *slog.Logger, tel telemetry) (*suppressorRun, error) {
+	if err := checkListenAddr("MAILBRIDGE_ADMIN_ADDR", settings.AdminAddr); err != nil {
+		return nil, err
+	}
 	if settings.AdminToken == "" && !isLoopback(settings.AdminAddr) {
 		return nil, fmt.Errorf("MAILBRIDGE_ADMIN_ADDR %s is not a loopback address and MAILBRIDGE_ADMIN_TOKEN is empty: set a token, or listen on 127.0.0.1", settings.AdminAddr)
 	}

@@ -116,14 +116,24 @@ func TestServeSuppressesVendorBounce(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The config's t.TempDir comes before the cleanup below, which then
+	// runs first and waits for serve before the directory is removed.
+	cfg := testServeConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, testServeConfig(t), logger, ready) }()
+	stopped := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(stopped)
+		serveErr = serve(ctx, cfg, logger, ready)
+		done <- serveErr
+	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		<-stopped
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
 	})
 

@@ -59,6 +59,8 @@ func (ac AlertConfig) validate() error {
 		app.CheckAtLeast("ALERT_NOTIFY_TIMEOUT", ac.NotifyTimeout, time.Millisecond, "a positive duration such as 10s"),
 		app.CheckAtLeast("ALERT_NOTIFY_ATTEMPTS", ac.NotifyAttempts, 1, positiveCount),
 		app.CheckAtLeast("ALERT_EVALUATE_INTERVAL", ac.EvaluateInterval, time.Second, "a duration of 1s or more such as 30s"),
+		checkHTTPURL("MAILBRIDGE_ALERT_SLACK_URL", ac.SlackURL),
+		checkHTTPURL("MAILBRIDGE_ALERT_WEBHOOK_URL", ac.WebhookURL),
 	)
 }
 

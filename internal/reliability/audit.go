@@ -35,9 +35,20 @@ func StreamCounts(tb testing.TB, js jetstream.JetStream, stream string, timeout 
 	}
 	last := info.State.LastSeq
 
-	consumer, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		tb.Fatalf("ordered consumer on %s: %v", stream, err)
+	// Right after nodes of a cluster restart, the first consumer create can
+	// time out while the meta leader settles, so try again until timeout.
+	var consumer jetstream.Consumer
+	for {
+		attemptCtx, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
+		consumer, err = s.OrderedConsumer(attemptCtx, jetstream.OrderedConsumerConfig{})
+		cancelAttempt()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			tb.Fatalf("ordered consumer on %s: %v", stream, err)
+		}
+		tb.Logf("ordered consumer on %s: %v; trying again", stream, err)
 	}
 	for {
 		batch, err := consumer.Fetch(500, jetstream.FetchMaxWait(2*time.Second))

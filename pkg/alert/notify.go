@@ -55,6 +55,9 @@ func (q *queue) run(ctx context.Context) {
 	defer close(q.done)
 	for alert := range q.alerts {
 		if err := q.notifier.Notify(ctx, alert); err != nil {
+			// NOTE: the state and the alert CloudEvent are stored before
+			// notifying, so a failed notification is not sent again: the
+			// rule and key below are what an operator has to look at.
 			q.metrics.notifications.WithLabelValues(q.notifier.Name(), "failed").Inc()
 			q.logger.Error("alert notification failed", slog.String("notifier", q.notifier.Name()),
 				slog.String("alert_rule", alert.Data.Rule), slog.String("alert_key", alert.Data.Key),

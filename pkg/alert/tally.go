@@ -93,7 +93,7 @@ func (t *tally) add(ev *mailevent.Event, stored time.Time) (observation, bool) {
 			comp.Deferred++
 		}
 		return obs, true
-	case mailevent.TypeDeliverySucceeded, mailevent.TypeDeliveryFailed:
+	case mailevent.TypeDeliverySucceeded:
 		obs.sent = true
 		if comp != nil {
 			comp.Sent++
@@ -101,13 +101,11 @@ func (t *tally) add(ev *mailevent.Event, stored time.Time) (observation, bool) {
 		if dom != nil {
 			dom.Sent++
 		}
-		if ev.Type == mailevent.TypeDeliverySucceeded {
-			return obs, true
-		}
+		return obs, true
 	}
 
-	// A failed delivery or a bounce: count the failure once per message id
-	// and recipient.
+	// A failed delivery or a bounce: count the failure, and its send, once
+	// per message id and recipient.
 	obs.hard, obs.reason = verdict(ev.Type == mailevent.TypeBounce, msg, bounceCode)
 	record := failureRecord{
 		bucket:      stored.Truncate(bucketWidth).Unix(),
@@ -122,11 +120,21 @@ func (t *tally) add(ev *mailevent.Event, stored time.Time) (observation, bool) {
 		t.reclassify(first, record)
 		return obs, true
 	}
+	// The first report of a failure also counts its send, because a bounce
+	// means a send was attempted even when its failed delivery never
+	// arrives. So a bounce alone keeps the rate at 100% or below.
+	//
+	// NOTE: a bounce after a succeeded delivery of the same message and
+	// recipient counts a second send, because succeeded deliveries are not
+	// remembered.
+	obs.sent = true
 	obs.failure = true
 	if comp != nil {
+		comp.Sent++
 		comp.addFailure(obs.hard, obs.reason, obs.domain, 1)
 	}
 	if dom != nil {
+		dom.Sent++
 		dom.addFailure(obs.hard, obs.reason, "", 1)
 	}
 	return obs, true

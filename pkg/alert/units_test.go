@@ -199,7 +199,7 @@ func TestFailedDeliveryAndBounceCountOnce(t *testing.T) {
 			t.Errorf("%s first: hard %d soft %d, want one hard failure", order[0].Type, c.Hard, c.Soft)
 		}
 		if c.Sent != 1 {
-			t.Errorf("%s first: sent = %d, want 1 (the failed delivery)", order[0].Type, c.Sent)
+			t.Errorf("%s first: sent = %d, want 1 (the first report)", order[0].Type, c.Sent)
 		}
 		if c.Reasons["user_unknown"] != 1 {
 			t.Errorf("%s first: reasons = %v, want user_unknown 1", order[0].Type, c.Reasons)
@@ -219,8 +219,38 @@ func TestHostUnknownBounceIsHard(t *testing.T) {
 	now := time.Now()
 	tl.add(&ev, now)
 	c := tl.compositions.sum("pro", now, time.Hour)
-	if c.Hard != 1 || c.Sent != 0 {
-		t.Errorf("host unknown bounce: hard %d sent %d, want 1 hard and no send", c.Hard, c.Sent)
+	if c.Hard != 1 {
+		t.Errorf("host unknown bounce: hard %d, want 1", c.Hard)
+	}
+	if c.Sent != 1 {
+		t.Errorf("host unknown bounce: sent %d, want 1 because the bounce stands for its send", c.Sent)
+	}
+}
+
+func TestBouncesAloneRateAtMostFull(t *testing.T) {
+	t.Parallel()
+	rules := DefaultRules()
+	tl := newTally(&rules, 100, 100)
+	hostUnknown := vendorEvent(t, "bounces-host-unknown.json")
+	userUnknown := vendorEvent(t, "bounces-user-unknown.json")
+	failed := vendorEvent(t, "deliveries-failed.json")
+	stored := time.Now()
+
+	// Two bounces without failed deliveries, the second one reported twice,
+	// then the failed delivery that matches the second bounce.
+	for i, ev := range []mailevent.Event{hostUnknown, userUnknown, userUnknown, failed} {
+		tl.add(&ev, stored.Add(time.Duration(i)*time.Second))
+	}
+
+	c := tl.compositions.sum("pro", stored.Add(time.Minute), time.Hour)
+	if c.Hard != 2 {
+		t.Errorf("hard = %d, want 2", c.Hard)
+	}
+	if c.Sent != 2 {
+		t.Errorf("sent = %d, want 2: one per bounced message", c.Sent)
+	}
+	if c.Hard > c.Sent {
+		t.Errorf("%d hard failures of %d sends, want a rate of 100%% or less", c.Hard, c.Sent)
 	}
 }
 

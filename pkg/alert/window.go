@@ -15,7 +15,7 @@ const OtherKey = "(other)"
 
 // counts are the numbers of one bucket or one window.
 type counts struct {
-	Sent     int64 // succeeded and failed deliveries
+	Sent     int64 // succeeded deliveries and failures, each failure once by its first report
 	Hard     int64 // failures classified hard
 	Soft     int64 // failures classified soft
 	Deferred int64 // deferred deliveries

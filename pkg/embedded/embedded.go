@@ -5,6 +5,7 @@ package embedded
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -38,11 +39,11 @@ type Options struct {
 func Start(opts Options) (*server.Server, error) {
 	host, portText, err := net.SplitHostPort(opts.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS address %q is invalid: use host:port, such as 127.0.0.1:4222", opts.Addr)
+		return nil, fmt.Errorf("%w %q: use host:port, such as 127.0.0.1:4222", ErrInvalidAddr, opts.Addr)
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS port %q is invalid", portText)
+		return nil, fmt.Errorf("%w: port %q is not a number", ErrInvalidAddr, portText)
 	}
 	name := opts.ServerName
 	if name == "" {
@@ -50,7 +51,18 @@ func Start(opts Options) (*server.Server, error) {
 	}
 	storeDir, err := filepath.Abs(opts.StoreDir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS store directory %q: %w", opts.StoreDir, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrStoreDir, opts.StoreDir, err)
+	}
+
+	// The server reports these failures only in its log and then never
+	// becomes ready, so check them first rather than wait for the timeout.
+	if err := checkStoreDir(storeDir); err != nil {
+		return nil, err
+	}
+	if port > 0 {
+		if err := checkAddrFree(opts.Addr); err != nil {
+			return nil, err
+		}
 	}
 
 	// nats-server reads port 0 as its default port 4222 and -1 as a random
@@ -86,7 +98,36 @@ func Start(opts Options) (*server.Server, error) {
 	}
 	if !s.ReadyForConnections(timeout) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded NATS server not ready after %s (is %s in use?)", timeout, opts.Addr)
+		return nil, fmt.Errorf("embedded NATS server on %s not ready after %s: see its log lines above", opts.Addr, timeout)
 	}
 	return s, nil
+}
+
+// checkStoreDir creates dir if needed and checks that a file can be
+// written in it.
+func checkStoreDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreDir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreDir, err)
+	}
+	probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreDir, err)
+	}
+	return nil
+}
+
+// checkAddrFree listens on addr and closes the listener at once.
+//
+// NOTE: another process can still take the port between this check and
+// the server's own listen; the server then fails after its ready timeout.
+func checkAddrFree(addr string) error {
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAddrUnavailable, err)
+	}
+	return listener.Close()
 }

@@ -78,6 +78,8 @@ type request struct {
 	contentType string
 	eventType   string
 	composition string
+	// rejectReason is the reason sent with a 4xx response, for the log.
+	rejectReason string
 }
 
 // ServeHTTP handles one POST of the event webhook.
@@ -100,6 +102,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if status >= 400 {
 		level = slog.LevelWarn
 	}
+	// slog handlers drop the zero Attr, so only rejections log an error.
+	var reasonAttr slog.Attr
+	if req.rejectReason != "" {
+		reasonAttr = slog.String("error", req.rejectReason)
+	}
 	h.cfg.Logger.LogAttrs(r.Context(), level, "webhook handled",
 		slog.String("request_id", req.id),
 		slog.Int("status", status),
@@ -109,6 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("duplicates", result.Duplicates),
 		slog.Int("rejected", result.Rejected),
 		slog.Duration("duration", time.Since(req.received)),
+		reasonAttr,
 		traceAttr(span),
 	)
 }
@@ -116,6 +124,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (int, Result) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
+		req.rejectReason = "method " + r.Method + " is not allowed"
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed: send the webhook as POST")
 		return http.StatusMethodNotAllowed, Result{}
 	}
@@ -126,7 +135,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	body, status, readErr := h.readBody(w, r)
 	if readErr != nil {
 		if !authenticated {
-			return h.unauthorized(w)
+			return h.unauthorized(w, r, req, readErr.Error())
 		}
 		return h.rejectBody(w, r, req, body, status, readErr.Error(), status == http.StatusRequestEntityTooLarge)
 	}
@@ -134,7 +143,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	// Decode it, then authenticate by body field when the header did not.
 	batch, decodeErr := cmc.Decode(req.contentType, body, h.cfg.Limits)
 	if !authenticated && (batch == nil || !auth.authenticateBody(batch.APIKey)) {
-		return h.unauthorized(w)
+		bodyProblem := ""
+		if decodeErr != nil && (batch == nil || batch.APIKey == "") {
+			bodyProblem = decodeReason(req.contentType, body, decodeErr)
+		}
+		return h.unauthorized(w, r, req, bodyProblem)
 	}
 	if batch != nil {
 		req.eventType = string(batch.EventType)
@@ -149,7 +162,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		if batch != nil {
 			apiKey = batch.APIKey
 		}
-		return h.rejectBody(w, r, req, h.redact(body, apiKey), status, decodeErr.Error(), false)
+		return h.rejectBody(w, r, req, h.redact(body, apiKey), status, decodeReason(req.contentType, body, decodeErr), false)
 	}
 
 	// Map every record; keep the ones that cannot be mapped as they came.
@@ -165,6 +178,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 		if err != nil {
 			rejected++
+			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook entry rejected",
+				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))
 			msg := h.rejectedMsg(req, raw, fmt.Sprintf("entry %d: %v", i, err))
 			msg.Header.Set(HeaderEventType, headerSafe(string(batch.EventType)))
 			msg.Header.Set(HeaderServerComposition, headerSafe(batch.ServerComposition))
@@ -218,9 +233,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	return http.StatusOK, result
 }
 
-func (h *Handler) unauthorized(w http.ResponseWriter) (int, Result) {
+// unauthorized answers 401. bodyProblem, when not empty, is why the body
+// could not be read for its api_key field.
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, req *request, bodyProblem string) (int, Result) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="mailbridge", charset="UTF-8"`)
-	writeError(w, http.StatusUnauthorized, "authentication failed: send the configured Basic credentials, an Authorization: Bearer API key, or the api_key field")
+	message := h.cfg.Auth.unauthorizedMessage(r.Header, bodyProblem)
+	req.rejectReason = message
+	writeError(w, http.StatusUnauthorized, message)
 	return http.StatusUnauthorized, Result{}
 }
 
@@ -303,6 +322,7 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *reques
 		return http.StatusServiceUnavailable, Result{}
 	}
 	h.metrics.rejected.WithLabelValues(eventTypeLabel(req.eventType), "body").Inc()
+	req.rejectReason = reason
 	writeError(w, status, reason+" (the body was kept on "+h.cfg.Builder.Subjects.Rejected()+")")
 	return status, Result{Rejected: 1}
 }
