@@ -75,7 +75,7 @@ func (b *Builder) Build(eventType cmc.EventType, composition string, raw json.Ra
 	}
 
 	ev := Event{
-		ID:              eventID(eventType, composition, &entry),
+		ID:              EventID(eventType, composition, &entry),
 		Source:          Source(composition),
 		Subject:         strings.TrimSpace(entry.Recipient()),
 		Time:            created,
@@ -138,12 +138,13 @@ func ServerComposition(source string) (string, bool) {
 // version, gives the same id, so JetStream's duplicate window and the
 // consumers drop the copy. The id is 32 hex digits of a SHA-256 digest.
 func EventID(eventType cmc.EventType, composition string, entry *cmc.Entry) string {
-	h := sha256.New()
-	var lenBuf [binary.MaxVarintLen64]byte
+	// A record as CMC sends it fits the stack buffer, so hashing it costs
+	// no allocation; a longer one grows the buffer on the heap.
+	var stack [1024]byte
+	buf := stack[:0]
 	write := func(s string) {
-		n := binary.PutUvarint(lenBuf[:], uint64(len(s)))
-		h.Write(lenBuf[:n])
-		h.Write([]byte(s))
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
 	}
 
 	write("cmc-record-v1")
@@ -178,7 +179,7 @@ func EventID(eventType cmc.EventType, composition string, entry *cmc.Entry) stri
 		write(canonicalJSON(entry.Extra[name]))
 	}
 
-	sum := h.Sum(nil)
+	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:16])
 }
 
