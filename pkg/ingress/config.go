@@ -30,11 +30,11 @@ type Config struct {
 	MaxBodyBytes int64
 
 	// PublishTimeout is how long a request waits for JetStream to
-	// acknowledge all of its events before it is answered 503.
+	// acknowledge all of its events before it gets a 503 response.
 	// Defaults to 5s.
 	PublishTimeout time.Duration
 
-	// RetryAfter is the Retry-After value of a 503 answer. Defaults to 5s.
+	// RetryAfter is the Retry-After value of a 503 response. Defaults to 5s.
 	RetryAfter time.Duration
 
 	// Auth is the webhook authentication. The zero value accepts every
@@ -42,7 +42,7 @@ type Config struct {
 	Auth Auth
 
 	// Buffer, when set, keeps the events of a batch that JetStream could
-	// not store, and the batch is answered 200. Nil answers 503.
+	// not store, and the batch gets a 200 response. Nil responds 503 instead.
 	Buffer Buffer
 
 	// Limits bound what one body may contain.

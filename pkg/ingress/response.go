@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Result is the body of a 200 answer: how many records of the batch were
+// Result is the body of a 200 response: how many records of the batch were
 // stored as new events, were already stored, and were kept on the rejected
 // subject.
 type Result struct {
@@ -19,7 +19,7 @@ type Result struct {
 	Buffered int `json:"buffered,omitempty"`
 }
 
-// errorBody is the body of every answer other than 200.
+// errorBody is the body of every response other than 200.
 type errorBody struct {
 	Error string `json:"error"`
 	// Result is set when part of the batch was handled before the error.

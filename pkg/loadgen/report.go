@@ -15,15 +15,15 @@ type Report struct {
 	Encoding    Encoding
 	Rate        float64
 
-	// Elapsed runs from the first request to the last answer.
+	// Elapsed runs from the first request to the last response.
 	Elapsed time.Duration
 
-	// Requests counts every request sent, answered or not; Events counts
+	// Requests counts every request sent, with or without a response; Events counts
 	// their records.
 	Requests int
 	Events   int
 
-	// Accepted, Duplicates and Rejected add up the bridge's 200 answers.
+	// Accepted, Duplicates and Rejected add up the bridge's 200 responses.
 	Accepted   int
 	Duplicates int
 	Rejected   int

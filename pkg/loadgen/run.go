@@ -144,14 +144,15 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// webhookResult is the body of the bridge's 200 answer.
+// webhookResult is the body of the bridge's 200 response.
 type webhookResult struct {
 	Accepted   int `json:"accepted"`
 	Duplicates int `json:"duplicates"`
 	Rejected   int `json:"rejected"`
 }
 
-// workerStats is what one worker saw; Run merges them into the Report.
+// workerStats are the counts of one worker, which Run merges into the
+// Report.
 type workerStats struct {
 	latencies  []time.Duration
 	requests   int
@@ -301,7 +302,7 @@ func work(ctx context.Context, cfg Config, gen *Generator, starts <-chan time.Ti
 	}
 }
 
-// post sends one body and reads the whole answer, so that the connection
+// post sends one body and reads the whole response, so that the connection
 // can be reused.
 func post(ctx context.Context, client *http.Client, url, contentType string, body []byte) (int, webhookResult, error) {
 	var result webhookResult
@@ -321,7 +322,7 @@ func post(ctx context.Context, client *http.Client, url, contentType string, bod
 	}
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(answer, &result); err != nil {
-			return 0, result, fmt.Errorf("200 answer is not a webhook result: %w", err)
+			return 0, result, fmt.Errorf("200 response body is not a webhook result: %w", err)
 		}
 	}
 	return resp.StatusCode, result, nil

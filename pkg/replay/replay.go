@@ -48,7 +48,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Summary is what a Run did.
+// Summary is the outcome of a Run.
 type Summary struct {
 	// Read counts the messages read from the stream.
 	Read uint64

@@ -376,7 +376,7 @@ func (a *api) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, status, "the suppression list is not available ("+err.Error()+"): retry later")
 }
 
-// errorBody is the body of every answer other than 2xx.
+// errorBody is the body of every response other than 2xx.
 type errorBody struct {
 	Error string `json:"error"`
 }

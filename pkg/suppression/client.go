@@ -23,7 +23,7 @@ type Client struct {
 	HTTPClient *http.Client
 }
 
-// APIError is an answer of the API other than 2xx.
+// APIError is a response of the API other than 2xx.
 type APIError struct {
 	StatusCode int
 	Message    string
@@ -33,14 +33,14 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Message)
 }
 
-// IsNotFound reports whether err is a 404 answer: the address is not
+// IsNotFound reports whether err is a 404 response, which means the address is not
 // suppressed.
 func IsNotFound(err error) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound
 }
 
-// do sends a request and decodes a JSON answer into out, when out is not
+// do sends a request and decodes a JSON response into out, when out is not
 // nil.
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string, out any) error {
 	resp, err := c.send(ctx, method, path, body, contentType)
@@ -52,7 +52,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 	return nil
 }
