@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/text/width"
 
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
@@ -140,7 +141,7 @@ type lineData struct {
 // AppendEventLine appends one readable line for an event: its time in loc,
 // its type without the jp.smtps.cmc. prefix (a bounce with its bounce
 // name), the recipient, the classification as reason/hard or reason/soft,
-// and the reason text shortened to 80 characters.
+// and the reason text shortened to 80 terminal cells.
 func AppendEventLine(dst []byte, ev *mailevent.Event, loc *time.Location) []byte {
 	var data lineData
 	_ = json.Unmarshal(ev.Data, &data) // a line shows what it can
@@ -212,23 +213,53 @@ func appendTime(dst []byte, t time.Time, loc *time.Location) []byte {
 	return append(dst, "  "...)
 }
 
-// appendColumn appends text padded to width characters and two spaces.
+// appendColumn appends text padded to width terminal cells and two
+// spaces.
 func appendColumn(dst []byte, text string, width int) []byte {
 	dst = append(dst, text...)
-	for n := utf8.RuneCountInString(text); n < width; n++ {
+	for n := displayWidth(text); n < width; n++ {
 		dst = append(dst, ' ')
 	}
 	return append(dst, "  "...)
 }
 
-// shorten puts text on one line and cuts it to limit characters.
+// shorten puts text on one line and cuts it to limit terminal cells.
 func shorten(text string, limit int) string {
 	text = strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(text) <= limit {
+	if displayWidth(text) <= limit {
 		return text
 	}
-	runes := []rune(text)
-	return string(runes[:limit-1]) + "…"
+	used := 0
+	for i, r := range text {
+		w := runeWidth(r)
+		if used+w > limit-1 { // keep a cell for the ellipsis
+			return text[:i] + "…"
+		}
+		used += w
+	}
+	return text
+}
+
+// displayWidth returns the number of terminal cells text takes: two for
+// wide characters such as kanji and kana, none for combining marks.
+func displayWidth(text string) int {
+	n := 0
+	for _, r := range text {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+func runeWidth(r rune) int {
+	switch {
+	case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == '\u200b':
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }
 
 func orDash(text string) string {

@@ -216,7 +216,39 @@ func TestAppendEventLineShortensReason(t *testing.T) {
 
 	line := string(replay.AppendEventLine(nil, &ev, tokyo))
 
-	if !strings.HasSuffix(line, strings.Repeat("あ", 79)+"…\n") || strings.Contains(line, strings.Repeat("あ", 80)) {
-		t.Errorf("line = %q, want the reason cut to 80 characters", line)
+	// あ takes two cells: 39 of them and the ellipsis fill 79 of 80.
+	if !strings.HasSuffix(line, "  "+strings.Repeat("あ", 39)+"…\n") {
+		t.Errorf("line = %q, want the reason cut to 80 terminal cells", line)
+	}
+}
+
+func TestAppendEventLineAlignsWideCharacters(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2023, 1, 25, 5, 3, 6, 0, time.UTC)
+	narrow := mailevent.Event{Type: mailevent.TypeDeliveryFailed, Subject: "taro@example.jp", Time: at,
+		Data: []byte(`{"reason":"550 5.1.1 unknown","classification":{"reason":"userunknown","hard":true}}`)}
+	wide := mailevent.Event{Type: mailevent.TypeDeliveryFailed, Subject: "山田太郎@例え.jp", Time: at,
+		Data: []byte(`{"reason":"550 5.1.1 unknown","classification":{"reason":"userunknown","hard":true}}`)}
+
+	narrowLine := string(replay.AppendEventLine(nil, &narrow, tokyo))
+	wideLine := string(replay.AppendEventLine(nil, &wide, tokyo))
+
+	// The verdict starts in the same terminal column on both lines.
+	column := func(line string) int {
+		before, _, ok := strings.Cut(line, "userunknown/hard")
+		if !ok {
+			t.Fatalf("no verdict in %q", line)
+		}
+		cells := 0
+		for _, r := range before {
+			cells++
+			if r >= 0x2E80 { // kanji and kana take two cells
+				cells++
+			}
+		}
+		return cells
+	}
+	if n, w := column(narrowLine), column(wideLine); n != w {
+		t.Errorf("verdict starts at cell %d after an ASCII address and at cell %d after a Japanese one:\n%s%s", n, w, narrowLine, wideLine)
 	}
 }
