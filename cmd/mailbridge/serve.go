@@ -167,7 +167,18 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		waits = append(waits, wait)
 	}
 
+	// One Info line a minute sums up the webhooks; each has its own line
+	// at Debug. The last line is written after the HTTP server stops.
+	summaryCtx, stopSummaries := context.WithCancel(context.Background())
+	summariesDone := make(chan struct{})
+	go func() {
+		defer close(summariesDone)
+		handler.LogSummaries(summaryCtx, summaryInterval)
+	}()
+
 	httpErr := runHTTP(ctx, cfg, handler.Routes(registry), logger, ready)
+	stopSummaries()
+	<-summariesDone
 	stopComponents()
 	for _, wait := range waits {
 		if err := wait(); err != nil && httpErr == nil {
@@ -176,6 +187,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	}
 	return httpErr
 }
+
+// summaryInterval is how often serve logs the count of webhooks handled.
+const summaryInterval = time.Minute
 
 // runHTTP serves routes until ctx ends, then finishes the requests in
 // flight within the shutdown timeout.

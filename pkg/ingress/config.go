@@ -57,6 +57,11 @@ type Config struct {
 	// Publishers are further JetStream contexts, each on its own NATS
 	// connection, over which requests are spread round-robin besides the
 	// one given to New. Defaults to none.
+	// LogEveryWebhook logs each handled webhook at Info. Defaults to
+	// false: a successful webhook is logged at Debug, and Handler.LogSummaries
+	// sums them up at Info.
+	LogEveryWebhook bool
+
 	Publishers []jetstream.JetStream
 
 	// TracerProvider makes a span per webhook and per published event, and

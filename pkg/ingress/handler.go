@@ -51,6 +51,7 @@ type Handler struct {
 	metrics *metrics
 	publish *publisherSet
 	tracer  trace.Tracer
+	tally   tally
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -96,7 +97,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tracing.EndWebhook(span, status, req.id)
 
 	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), eventTypeLabel(req.eventType)).Inc()
-	level := slog.LevelInfo
+	h.tally.add(status, result)
+	level := slog.LevelDebug
+	if h.cfg.LogEveryWebhook {
+		level = slog.LevelInfo
+	}
 	if status >= 500 {
 		level = slog.LevelError
 	} else if status >= 400 {
@@ -106,6 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var reasonAttr slog.Attr
 	if req.rejectReason != "" {
 		reasonAttr = slog.String("error", req.rejectReason)
+	}
+	if !h.cfg.Logger.Enabled(r.Context(), level) {
+		return
 	}
 	h.cfg.Logger.LogAttrs(r.Context(), level, "webhook handled",
 		slog.String("request_id", req.id),

@@ -32,10 +32,11 @@ const streamName = "MAIL"
 // bridge is one ingress under test: its own JetStream server and stream,
 // the handler behind a real HTTP server, and everything it logged.
 type bridge struct {
-	nats *natstest.Server
-	http *httptest.Server
-	logs *syncBuffer
-	cfg  ingress.Config
+	nats    *natstest.Server
+	http    *httptest.Server
+	logs    *syncBuffer
+	cfg     ingress.Config
+	handler *ingress.Handler
 }
 
 // syncBuffer is a bytes.Buffer that handlers may write from several
@@ -106,7 +107,7 @@ func setup(t *testing.T, edit func(*ingress.Config)) *bridge {
 			t.Logf("ingress log:\n%s", logs)
 		}
 	})
-	return &bridge{nats: srv, http: httpServer, logs: logs, cfg: cfg}
+	return &bridge{nats: srv, http: httpServer, logs: logs, cfg: cfg, handler: handler}
 }
 
 // response is the HTTP response to a webhook.

@@ -55,6 +55,10 @@ type IngressDeps struct {
 	// Buffer keeps accepted batches on local disk while JetStream is
 	// unreachable. Nil answers 503 instead.
 	Buffer ingress.Buffer
+
+	// LogEveryWebhook logs each handled webhook at Info, for a process that
+	// does not live long enough to log a summary a minute.
+	LogEveryWebhook bool
 }
 
 // NewIngress builds the webhook handler from its configuration. It warns
@@ -80,17 +84,18 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		APIKey:        cfg.WebhookAPIKey,
 	}
 	handler, err := ingress.New(deps.Conn, deps.JS, ingress.Config{
-		StreamName:     streamCfg.StreamName,
-		Builder:        builder,
-		Mode:           mode,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		PublishTimeout: cfg.PublishTimeout,
-		Auth:           auth,
-		Logger:         deps.Logger,
-		Registerer:     deps.Registerer,
-		TracerProvider: deps.TracerProvider,
-		Publishers:     deps.Publishers,
-		Buffer:         deps.Buffer,
+		StreamName:      streamCfg.StreamName,
+		Builder:         builder,
+		Mode:            mode,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		PublishTimeout:  cfg.PublishTimeout,
+		Auth:            auth,
+		Logger:          deps.Logger,
+		Registerer:      deps.Registerer,
+		TracerProvider:  deps.TracerProvider,
+		Publishers:      deps.Publishers,
+		Buffer:          deps.Buffer,
+		LogEveryWebhook: deps.LogEveryWebhook,
 	})
 	if err != nil {
 		return nil, err

@@ -72,10 +72,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tracerProvider tr
 		return nil, err
 	}
 	ingressHandler, err := app.NewIngress(cfg.IngressConfig, cfg.StreamConfig, app.IngressDeps{
-		Conn:           nc,
-		JS:             js,
-		Logger:         logger,
-		TracerProvider: tracerProvider,
+		Conn:   nc,
+		JS:     js,
+		Logger: logger,
+		// A function instance may be frozen between invocations, so
+		// it logs each webhook instead of a summary a minute.
+		LogEveryWebhook: true,
+		TracerProvider:  tracerProvider,
 	})
 	if err != nil {
 		nc.Close()
