@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Measures, in one run on this machine, JetStream's own publish benchmark
 # (nats bench js pub async, and the atomic and fast batch publish modes)
-# and mailbridge on the same nats-server, then prints the ratios.
+# and mailbridge on the same NATS server, then prints the ratios. It does
+# so twice:
+#
+#   embedded  the default `mailbridge serve`, with its embedded NATS server
+#             in the same process (nats bench connects to it over TCP);
+#   external  `mailbridge serve` with MAILBRIDGE_NATS_URL set, against a
+#             nats-server of its own, so that the bridge's memory is its own.
 #
 # Everything listens on 127.0.0.1 and lives in a temporary directory that
 # is removed on exit, with every process this script started. Installs
 # nats (natscli v0.5.0) and nats-server v2.15.3 with go install when they
-# are missing. Takes about 2 to 3 minutes.
+# are missing. Takes about 3 to 4 minutes.
 #
 # Environment variables, all optional:
 #
+#   BENCH_MODES         modes to run, in order (default "embedded external")
 #   BENCH_MSG_SIZE      message size of the nats bench runs (default 700B)
 #   BENCH_NATS_MSGS     messages per nats bench run (default 300000)
 #   BENCH_SECONDS       seconds per mailbridge run (default 15)
@@ -81,46 +88,17 @@ wait_for() {
   return 1
 }
 
-# JetStream server on loopback with a temporary store.
-nats_port=$(free_port)
-nats_url="nats://127.0.0.1:$nats_port"
-nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats-server.log" 2>&1 &
-pids+=($!)
-wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
-log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
-
-# nats_bench MODE EXTRA... runs one nats bench publisher and prints its
-# msgs/sec.
+# nats_bench URL MODE EXTRA... runs one nats bench publisher and prints
+# its msgs/sec.
 nats_bench() {
-  local mode=$1
-  shift
+  local url=$1 mode=$2
+  shift 2
   local out="$work/nats-bench-$mode.txt"
-  nats -s "$nats_url" bench js pub "$mode" bench.ceiling --create --purge \
+  nats -s "$url" bench js pub "$mode" bench.ceiling --create --purge \
     --storage file --replicas 1 --dedup --size "$msg_size" \
     --msgs "$nats_msgs" --no-progress "$@" >"$out" 2>&1
   grep -o 'stats: [0-9,]* msgs/sec' "$out" | head -1 | tr -dc '0-9'
 }
-
-log "nats bench js pub async ($nats_msgs msgs of $msg_size, file storage, R1, dedup)"
-async_rate=$(nats_bench async --batch 500)
-log "  $async_rate msgs/s"
-log "nats bench js pub atomic (batches of 500)"
-atomic_rate=$(nats_bench atomic --batch 500)
-log "  $atomic_rate msgs/s"
-log "nats bench js pub fast (batches of 500)"
-fast_rate=$(nats_bench fast --batch 500)
-log "  $fast_rate msgs/s"
-nats -s "$nats_url" stream rm benchstream -f >/dev/null 2>&1 || true
-
-# mailbridge against the same server, so its memory is its own.
-http_port=$(free_port)
-base="http://127.0.0.1:$http_port"
-MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
-  "$work/mailbridge" serve >"$work/mailbridge.log" 2>&1 &
-bridge_pid=$!
-pids+=($bridge_pid)
-wait_for curl -fsS "$base/readyz"
-log "mailbridge (pid $bridge_pid) on $base"
 
 # bridge_bench NAME FLAGS... runs mailbridge bench and keeps its report.
 bridge_bench() {
@@ -134,52 +112,133 @@ bridge_bench() {
   if [ "$status" -ne 0 ]; then
     log "  mailbridge bench $name exited $status"
   fi
-  cp "$out" "$work/last.txt"
 }
 field() { grep "^$1" "$work/bench-$2.txt" | head -1 | sed "s|^$1 *||"; }
-
-# The 1-event runs go first: JetStream keeps every message id of the
-# duplicate window (2 minutes) in memory, and the hundreds of thousands
-# that the 100-event run adds would otherwise weigh on their latency.
-log "mailbridge, 1-event requests, concurrency $concurrency_1, ${seconds}s"
-bridge_bench single --batch 1 --concurrency "$concurrency_1" --duration "${seconds}s"
-
-single_rps=$(field 'requests/s:' single)
-half_rate=$((single_rps / 2))
-log "mailbridge, 1-event requests at half that rate ($half_rate req/s), ${seconds}s"
-bridge_bench half --batch 1 --concurrency "$concurrency_1" --rate "$half_rate" --duration "${seconds}s"
-
-log "mailbridge, 100-event batches, concurrency $concurrency, ${seconds}s"
-bridge_bench batch100 --batch 100 --concurrency "$concurrency" --duration "${seconds}s"
-
-batch_eps=$(field 'events/s:' batch100)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-latency() { field 'latency:' "$1"; }
-errors_of() { field 'errors:' "$1" | awk '{print $1}'; }
-stream_of() { field 'stream:' "$1" | awk '{print $NF}'; }
-peak=$(grep '^bridge peak RSS:' "$work/last.txt" | sed 's/^bridge peak RSS: *//')
+row() { printf '| %-46s | %16s | %15s |\n' "$1" "$2" "$3"; }
 
-row() { printf '| %-44s | %16s | %15s |\n' "$1" "$2" "$3"; }
+# stop_processes stops what the last mode started.
+stop_processes() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+
+# measure MODE runs the nats bench publishers and mailbridge on one NATS
+# server, and appends the mode's table to $work/report.txt.
+measure() {
+  local mode=$1
+  local nats_port http_port
+  nats_port=$(free_port)
+  http_port=$(free_port)
+  nats_url="nats://127.0.0.1:$nats_port"
+  base="http://127.0.0.1:$http_port"
+
+  log "== $mode mode"
+  case $mode in
+  embedded)
+    # The default serve, with the suppression list and alerting off so
+    # that only the ingress and its NATS server share the process.
+    MAILBRIDGE_EMBEDDED_NATS_ADDR="127.0.0.1:$nats_port" MAILBRIDGE_DATA_DIR="$work/data-$mode" \
+      MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" MAILBRIDGE_SUPPRESSOR=false MAILBRIDGE_ALERTER=false \
+      "$work/mailbridge" serve >"$work/mailbridge-$mode.log" 2>&1 &
+    bridge_pid=$!
+    pids+=("$bridge_pid")
+    wait_for curl -fsS "$base/readyz"
+    log "mailbridge (pid $bridge_pid) on $base, its embedded NATS server on $nats_url"
+    ;;
+  external)
+    nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats-server.log" 2>&1 &
+    pids+=($!)
+    wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
+    log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
+    ;;
+  esac
+
+  log "nats bench js pub async ($nats_msgs msgs of $msg_size, file storage, R1, dedup)"
+  local async_rate atomic_rate fast_rate
+  async_rate=$(nats_bench "$nats_url" async --batch 500)
+  log "  $async_rate msgs/s"
+  log "nats bench js pub atomic (batches of 500)"
+  atomic_rate=$(nats_bench "$nats_url" atomic --batch 500)
+  log "  $atomic_rate msgs/s"
+  log "nats bench js pub fast (batches of 500)"
+  fast_rate=$(nats_bench "$nats_url" fast --batch 500)
+  log "  $fast_rate msgs/s"
+  nats -s "$nats_url" stream rm benchstream -f >/dev/null 2>&1 || true
+
+  if [ "$mode" = external ]; then
+    MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
+      "$work/mailbridge" serve >"$work/mailbridge-$mode.log" 2>&1 &
+    bridge_pid=$!
+    pids+=("$bridge_pid")
+    wait_for curl -fsS "$base/readyz"
+    log "mailbridge (pid $bridge_pid) on $base"
+  fi
+
+  # The 1-event runs go first: JetStream keeps every message id of the
+  # duplicate window (2 minutes) in memory, and the hundreds of thousands
+  # that the 100-event run adds would otherwise weigh on their latency.
+  log "mailbridge, 1-event requests, concurrency $concurrency_1, ${seconds}s"
+  bridge_bench "$mode-single" --batch 1 --concurrency "$concurrency_1" --duration "${seconds}s"
+  local single_rps half_rate
+  single_rps=$(field 'requests/s:' "$mode-single")
+  half_rate=$((single_rps / 2))
+  log "mailbridge, 1-event requests at half that rate ($half_rate req/s), ${seconds}s"
+  bridge_bench "$mode-half" --batch 1 --concurrency "$concurrency_1" --rate "$half_rate" --duration "${seconds}s"
+  log "mailbridge, 100-event batches, concurrency $concurrency, ${seconds}s"
+  bridge_bench "$mode-batch100" --batch 100 --concurrency "$concurrency" --duration "${seconds}s"
+
+  local batch_eps
+  batch_eps=$(field 'events/s:' "$mode-batch100")
+  errors_of() { field 'errors:' "$1" | awk '{print $1}'; }
+  stream_of() { field 'stream:' "$1" | awk '{print $NF}'; }
+  local memory="bridge peak RSS (VmHWM)"
+  if [ "$mode" = embedded ]; then
+    memory="bridge and its NATS server, peak RSS (VmHWM)"
+  fi
+  {
+    echo
+    case $mode in
+    embedded) echo "embedded mode: mailbridge serve with its NATS server in the same process" ;;
+    external) echo "external mode: mailbridge serve against its own nats-server process" ;;
+    esac
+    echo
+    row "measurement" "msgs or events/s" "vs js pub async"
+    row "----------------------------------------------" "----------------" "---------------"
+    row "nats bench js pub async ($msg_size, batch 500)" "$async_rate" "1.00x"
+    row "nats bench js pub atomic (batch 500)" "$atomic_rate" "$(ratio "$atomic_rate" "$async_rate")"
+    row "nats bench js pub fast (batch 500)" "$fast_rate" "$(ratio "$fast_rate" "$async_rate")"
+    row "mailbridge, 100-event batches (json)" "$batch_eps" "$(ratio "$batch_eps" "$async_rate")"
+    row "mailbridge, 1-event requests (json)" "$single_rps" "$(ratio "$single_rps" "$async_rate")"
+    echo
+    echo "100-event batches: $(field 'latency:' "$mode-batch100"); errors $(errors_of "$mode-batch100"); stream $(stream_of "$mode-batch100"); $(field 'bridge CPU:' "$mode-batch100")"
+    echo "1-event requests:  $single_rps req/s; $(field 'latency:' "$mode-single"); errors $(errors_of "$mode-single"); stream $(stream_of "$mode-single"); $(field 'bridge CPU:' "$mode-single")"
+    echo "1-event at $half_rate req/s: $(field 'latency:' "$mode-half"); errors $(errors_of "$mode-half"); stream $(stream_of "$mode-half")"
+    echo "$memory over all runs: $(field 'bridge peak RSS:' "$mode-batch100")"
+    local stream_json stored_bytes stored_msgs
+    stream_json=$(nats -s "$nats_url" stream info MAIL --json 2>/dev/null || true)
+    stored_bytes=$(printf '%s' "$stream_json" | grep -o '"bytes": *[0-9]*' | head -1 | tr -dc '0-9')
+    stored_msgs=$(printf '%s' "$stream_json" | grep -o '"messages": *[0-9]*' | head -1 | tr -dc '0-9')
+    if [ -n "$stored_bytes" ] && [ -n "$stored_msgs" ] && [ "$stored_msgs" -gt 0 ]; then
+      echo "mailbridge's stored message size: $((stored_bytes / stored_msgs)) bytes on average (subject, headers and data)"
+    fi
+  } >>"$work/report.txt"
+  stop_processes
+}
+
+: >"$work/report.txt"
+for mode in ${BENCH_MODES:-embedded external}; do
+  case $mode in
+  embedded | external) measure "$mode" ;;
+  *)
+    echo "unknown mode in BENCH_MODES: $mode (use embedded, external or both)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') memory"
 echo "nats-server $(nats-server --version | awk '{print $2}'), natscli $(nats --version 2>&1), $(go version | awk '{print $3}')"
-echo
-row "measurement" "msgs or events/s" "vs js pub async"
-row "--------------------------------------------" "----------------" "---------------"
-row "nats bench js pub async ($msg_size, batch 500)" "$async_rate" "1.00x"
-row "nats bench js pub atomic (batch 500)" "$atomic_rate" "$(ratio "$atomic_rate" "$async_rate")"
-row "nats bench js pub fast (batch 500)" "$fast_rate" "$(ratio "$fast_rate" "$async_rate")"
-row "mailbridge, 100-event batches (json)" "$batch_eps" "$(ratio "$batch_eps" "$async_rate")"
-row "mailbridge, 1-event requests (json)" "$single_rps" "$(ratio "$single_rps" "$async_rate")"
-echo
-echo "100-event batches: $(latency batch100); errors $(errors_of batch100); stream $(stream_of batch100); $(field 'bridge CPU:' batch100)"
-echo "1-event requests:  $single_rps req/s; $(latency single); errors $(errors_of single); stream $(stream_of single); $(field 'bridge CPU:' single)"
-echo "1-event at $half_rate req/s: $(latency half); errors $(errors_of half); stream $(stream_of half)"
-echo "bridge peak RSS over all runs (VmHWM): $peak"
-stream_json=$(nats -s "$nats_url" stream info MAIL --json 2>/dev/null || true)
-stored_bytes=$(printf '%s' "$stream_json" | grep -o '"bytes": *[0-9]*' | head -1 | tr -dc '0-9')
-stored_msgs=$(printf '%s' "$stream_json" | grep -o '"messages": *[0-9]*' | head -1 | tr -dc '0-9')
-if [ -n "$stored_bytes" ] && [ -n "$stored_msgs" ] && [ "$stored_msgs" -gt 0 ]; then
-  echo "mailbridge's stored message size: $((stored_bytes / stored_msgs)) bytes on average (subject, headers and data)"
-fi
+cat "$work/report.txt"
