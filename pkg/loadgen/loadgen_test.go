@@ -87,6 +87,53 @@ func TestGeneratorBatchesDecode(t *testing.T) {
 	}
 }
 
+func TestGeneratorMessageIDsUniqueAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	builder := &mailevent.Builder{Subjects: mailevent.Subjects{Prefix: "mail"}}
+	const workers, batches, size = 4, 25, 100
+	messageIDs := map[string]bool{}
+	eventIDs := map[string]bool{}
+	for _, encoding := range []loadgen.Encoding{loadgen.EncodingJSON, loadgen.EncodingForm} {
+		for worker := range workers {
+			// The same seed for every worker, as Run gives them.
+			gen := loadgen.NewGenerator("run-"+string(encoding), worker, 1)
+			var body []byte
+			for range batches {
+				body = gen.AppendBatch(body[:0], size, encoding)
+				batch, err := cmc.Decode(encoding.ContentType(), body, cmc.Limits{})
+				if err != nil {
+					t.Fatalf("%s worker %d: decode generated body: %v", encoding, worker, err)
+				}
+				if len(batch.Entries) != size {
+					t.Fatalf("%s worker %d: batch has %d entries, want %d", encoding, worker, len(batch.Entries), size)
+				}
+				for _, raw := range batch.Entries {
+					entry, err := cmc.ParseEntry(raw)
+					if err != nil {
+						t.Fatalf("%s worker %d: parse record: %v", encoding, worker, err)
+					}
+					if messageIDs[entry.MessageID] {
+						t.Fatalf("%s worker %d: messageId %s repeats", encoding, worker, entry.MessageID)
+					}
+					messageIDs[entry.MessageID] = true
+
+					ev, _, err := builder.Build(batch.EventType, batch.ServerComposition, raw)
+					if err != nil {
+						t.Fatalf("%s worker %d: build event: %v", encoding, worker, err)
+					}
+					if eventIDs[ev.ID] {
+						t.Fatalf("%s worker %d: event id %s repeats", encoding, worker, ev.ID)
+					}
+					eventIDs[ev.ID] = true
+				}
+			}
+		}
+	}
+	if want := 2 * workers * batches * size; len(messageIDs) != want {
+		t.Errorf("%d distinct messageIds, want %d", len(messageIDs), want)
+	}
+}
+
 func TestGeneratorJapaneseSubjects(t *testing.T) {
 	t.Parallel()
 	body := loadgen.NewGenerator("test", 0, 1).Batch(20, loadgen.EncodingJSON)
