@@ -62,6 +62,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	streamName := flags.String("stream", cfg.StreamConfig.StreamName, "stream to count")
 	prefix := flags.String("subject-prefix", cfg.StreamConfig.SubjectPrefix, "subject prefix of the events to count")
 	runID := flags.String("run-id", "", "text in every message id (default: random)")
+	httpClient := flags.String("http-client", "lean", "client for http:// URLs: lean, a minimal HTTP/1.1 client that leaves more CPU to the bridge, or net/http to compare; https:// URLs always use net/http")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		flags.PrintDefaults()
@@ -79,6 +80,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	encoding, err := loadgen.ParseEncoding(*encodingName)
 	if err != nil {
 		return fmt.Errorf("%w: --encoding: %v", errUsage, err)
+	}
+	if *httpClient != "lean" && *httpClient != "net/http" {
+		return fmt.Errorf("%w: --http-client %q is invalid: use lean or net/http", errUsage, *httpClient)
 	}
 	if *count <= 0 && *duration <= 0 {
 		return fmt.Errorf("%w: set --count, --duration or both, so that the run ends", errUsage)
@@ -100,6 +104,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Rate:           *rate,
 		RequestTimeout: *timeout,
 		RunID:          *runID,
+	}
+	if *httpClient == "net/http" {
+		run.Client = loadgen.NewHTTPClient(*concurrency, *timeout)
 	}
 
 	// Memory: the kernel's peak for a local pid, else /metrics samples.

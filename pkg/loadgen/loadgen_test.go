@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +24,21 @@ import (
 	"github.com/mailbridge/mailbridge/pkg/stream"
 )
 
-// startBridge runs a real ingress on a test JetStream server and returns
-// its base URL and a counter of the events on its stream.
-func startBridge(t *testing.T) (string, loadgen.StreamCounter) {
+// testBridge is a real ingress on a test JetStream server.
+type testBridge struct {
+	URL     string
+	Counter loadgen.StreamCounter
+
+	mu sync.Mutex
+	// agents counts the webhook requests by User-Agent, and connections by
+	// the client's address.
+	agents      map[string]int
+	connections map[string]int
+}
+
+// startBridge runs a real ingress on a test JetStream server, with a
+// counter of the events on its stream.
+func startBridge(t *testing.T) *testBridge {
 	t.Helper()
 	srv := natstest.Start(t)
 	ctx := natstest.Context(t, 10*time.Second)
@@ -43,9 +56,25 @@ func startBridge(t *testing.T) (string, loadgen.StreamCounter) {
 	if err != nil {
 		t.Fatalf("new ingress: %v", err)
 	}
-	web := httptest.NewServer(handler.Routes(registry))
+
+	bridge := &testBridge{
+		Counter:     loadgen.StreamCounter{JS: srv.JS, Stream: "MAIL", Filter: "mail.*.*"},
+		agents:      map[string]int{},
+		connections: map[string]int{},
+	}
+	routes := handler.Routes(registry)
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ingress.WebhookPath {
+			bridge.mu.Lock()
+			bridge.agents[r.UserAgent()]++
+			bridge.connections[r.RemoteAddr]++
+			bridge.mu.Unlock()
+		}
+		routes.ServeHTTP(w, r)
+	}))
 	t.Cleanup(web.Close)
-	return web.URL, loadgen.StreamCounter{JS: srv.JS, Stream: "MAIL", Filter: "mail.*.*"}
+	bridge.URL = web.URL
+	return bridge
 }
 
 func TestGeneratorBatchesDecode(t *testing.T) {
@@ -87,6 +116,53 @@ func TestGeneratorBatchesDecode(t *testing.T) {
 	}
 }
 
+func TestGeneratorMessageIDsUniqueAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	builder := &mailevent.Builder{Subjects: mailevent.Subjects{Prefix: "mail"}}
+	const workers, batches, size = 4, 25, 100
+	messageIDs := map[string]bool{}
+	eventIDs := map[string]bool{}
+	for _, encoding := range []loadgen.Encoding{loadgen.EncodingJSON, loadgen.EncodingForm} {
+		for worker := range workers {
+			// The same seed for every worker, as Run gives them.
+			gen := loadgen.NewGenerator("run-"+string(encoding), worker, 1)
+			var body []byte
+			for range batches {
+				body = gen.AppendBatch(body[:0], size, encoding)
+				batch, err := cmc.Decode(encoding.ContentType(), body, cmc.Limits{})
+				if err != nil {
+					t.Fatalf("%s worker %d: decode generated body: %v", encoding, worker, err)
+				}
+				if len(batch.Entries) != size {
+					t.Fatalf("%s worker %d: batch has %d entries, want %d", encoding, worker, len(batch.Entries), size)
+				}
+				for _, raw := range batch.Entries {
+					entry, err := cmc.ParseEntry(raw)
+					if err != nil {
+						t.Fatalf("%s worker %d: parse record: %v", encoding, worker, err)
+					}
+					if messageIDs[entry.MessageID] {
+						t.Fatalf("%s worker %d: messageId %s repeats", encoding, worker, entry.MessageID)
+					}
+					messageIDs[entry.MessageID] = true
+
+					ev, _, err := builder.Build(batch.EventType, batch.ServerComposition, raw)
+					if err != nil {
+						t.Fatalf("%s worker %d: build event: %v", encoding, worker, err)
+					}
+					if eventIDs[ev.ID] {
+						t.Fatalf("%s worker %d: event id %s repeats", encoding, worker, ev.ID)
+					}
+					eventIDs[ev.ID] = true
+				}
+			}
+		}
+	}
+	if want := 2 * workers * batches * size; len(messageIDs) != want {
+		t.Errorf("%d distinct messageIds, want %d", len(messageIDs), want)
+	}
+}
+
 func TestGeneratorJapaneseSubjects(t *testing.T) {
 	t.Parallel()
 	body := loadgen.NewGenerator("test", 0, 1).Batch(20, loadgen.EncodingJSON)
@@ -97,16 +173,16 @@ func TestGeneratorJapaneseSubjects(t *testing.T) {
 
 func TestRunStoresEveryAcceptedEvent(t *testing.T) {
 	t.Parallel()
-	base, counter := startBridge(t)
+	bridge := startBridge(t)
 
 	report, err := loadgen.Run(context.Background(), loadgen.Config{
-		URL:         base + ingress.WebhookPath,
+		URL:         bridge.URL + ingress.WebhookPath,
 		Concurrency: 4,
 		BatchSize:   10,
 		Count:       40,
 		Duration:    30 * time.Second,
-		Memory:      loadgen.MetricsRSS{URL: base + "/metrics"},
-		Counter:     counter,
+		Memory:      loadgen.MetricsRSS{URL: bridge.URL + "/metrics"},
+		Counter:     bridge.Counter,
 	})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -136,16 +212,30 @@ func TestRunStoresEveryAcceptedEvent(t *testing.T) {
 	if !strings.Contains(out.String(), "matches") {
 		t.Errorf("report does not state the stream check:\n%s", out.String())
 	}
+
+	// Every request went through the lean client, over at most one
+	// kept-alive connection per worker.
+	bridge.mu.Lock()
+	defer bridge.mu.Unlock()
+	if len(bridge.agents) != 1 || bridge.agents["mailbridge-bench"] != 40 {
+		t.Errorf("requests by User-Agent = %v, want all 40 from mailbridge-bench", bridge.agents)
+	}
+	if len(bridge.connections) > 4 {
+		t.Errorf("requests came over %d connections, want at most 4: %v", len(bridge.connections), bridge.connections)
+	}
+	if report.Reconnects != 0 || report.Retries != 0 {
+		t.Errorf("reconnects = %d, retries = %d, want 0 on a bridge that keeps connections open", report.Reconnects, report.Retries)
+	}
 }
 
 func TestRunRateAndDurationBound(t *testing.T) {
 	t.Parallel()
-	base, _ := startBridge(t)
+	bridge := startBridge(t)
 
 	// 50 requests per second for 400ms is about 20 requests, far below
 	// what the bridge could take, so the rate is what bounds the count.
 	report, err := loadgen.Run(context.Background(), loadgen.Config{
-		URL:       base + ingress.WebhookPath,
+		URL:       bridge.URL + ingress.WebhookPath,
 		BatchSize: 1,
 		Encoding:  loadgen.EncodingForm,
 		Rate:      50,

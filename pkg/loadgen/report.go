@@ -32,6 +32,15 @@ type Report struct {
 	// or "request failed" for those that got no answer.
 	Errors map[string]int
 
+	// Reconnects counts the connections the lean client opened after each
+	// worker's first one, because the server closed one or a request
+	// failed. Retries counts the requests it sent a second time, on a new
+	// connection, after a kept-alive connection failed before any byte of
+	// the response. Both stay 0 with a net/http Client, which does not
+	// report them.
+	Reconnects int
+	Retries    int
+
 	// Latency percentiles of the answered requests.
 	P50, P90, P99, Max time.Duration
 
@@ -66,6 +75,8 @@ func mergeStats(cfg Config, began time.Time, stats []*workerStats) *Report {
 		r.Accepted += st.accepted
 		r.Duplicates += st.duplicates
 		r.Rejected += st.rejected
+		r.Reconnects += st.reconnects
+		r.Retries += st.retries
 		for status, n := range st.errors {
 			r.Errors[status] += n
 		}
@@ -162,6 +173,9 @@ func (r *Report) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "  [%s: %d]", status, r.Errors[status])
 	}
 	b.WriteString("\n")
+	if r.Reconnects > 0 || r.Retries > 0 {
+		fmt.Fprintf(&b, "reconnects:       %d (%d requests sent again after a kept-alive connection closed)\n", r.Reconnects, r.Retries)
+	}
 
 	switch {
 	case r.PeakMemoryBytes > 0:
