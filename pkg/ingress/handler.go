@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
@@ -51,6 +52,9 @@ type Handler struct {
 	metrics *metrics
 	publish *publisherSet
 	tracer  trace.Tracer
+	// tracing is false with the no-op tracer provider, which is the
+	// default: requests then skip making spans.
+	tracing bool
 	tally   tally
 }
 
@@ -68,6 +72,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Handler, error) {
 	return &Handler{
 		js: js, nc: nc, cfg: c, metrics: newMetrics(c.Registerer),
 		tracer:  c.TracerProvider.Tracer(tracing.ScopeName),
+		tracing: !isNoop(c.TracerProvider),
 		publish: publish,
 	}, nil
 }
@@ -90,11 +95,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		received:    time.Now(),
 		contentType: r.Header.Get("Content-Type"),
 	}
-	ctx, span := tracing.StartWebhook(h.tracer, r)
-	r = r.WithContext(ctx)
+	var span trace.Span
+	if h.tracing {
+		var ctx context.Context
+		ctx, span = tracing.StartWebhook(h.tracer, r)
+		r = r.WithContext(ctx)
+	}
 	w.Header().Set("X-Request-Id", req.id)
 	status, result := h.serve(w, r, req)
-	tracing.EndWebhook(span, status, req.id)
+	if span != nil {
+		tracing.EndWebhook(span, status, req.id)
+	}
 
 	h.metrics.webhooks.WithLabelValues(strconv.Itoa(status), eventTypeLabel(req.eventType)).Inc()
 	h.tally.add(status, result)
@@ -423,10 +434,19 @@ func headerSafe(text string) string {
 // traceAttr returns the trace_id log attribute of span, or an empty Attr,
 // which slog leaves out, when tracing is off.
 func traceAttr(span trace.Span) slog.Attr {
+	if span == nil {
+		return slog.Attr{}
+	}
 	if sc := span.SpanContext(); sc.IsValid() {
 		return slog.String("trace_id", sc.TraceID().String())
 	}
 	return slog.Attr{}
+}
+
+// isNoop reports whether provider is OpenTelemetry's no-op provider.
+func isNoop(provider trace.TracerProvider) bool {
+	_, ok := provider.(noop.TracerProvider)
+	return ok
 }
 
 // jsErrCodeStreamStoreFailed is the JetStream API error code of a message

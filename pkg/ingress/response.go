@@ -29,7 +29,29 @@ type errorBody struct {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if result, ok := body.(Result); ok {
+		// The response to every stored batch: written without reflection.
+		var buf [96]byte
+		_, _ = w.Write(result.appendJSON(buf[:0]))
+		return
+	}
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// appendJSON appends r as encoding/json's Encoder writes it, newline
+// included.
+func (r Result) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"accepted":`...)
+	dst = strconv.AppendInt(dst, int64(r.Accepted), 10)
+	dst = append(dst, `,"duplicates":`...)
+	dst = strconv.AppendInt(dst, int64(r.Duplicates), 10)
+	dst = append(dst, `,"rejected":`...)
+	dst = strconv.AppendInt(dst, int64(r.Rejected), 10)
+	if r.Buffered != 0 {
+		dst = append(dst, `,"buffered":`...)
+		dst = strconv.AppendInt(dst, int64(r.Buffered), 10)
+	}
+	return append(dst, "}\n"...)
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {
