@@ -11,7 +11,7 @@ func TestTuneRuntimeSetsGCPercent(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(original) })
 
 	t.Setenv("MAILBRIDGE_GC_PERCENT", "250")
-	if err := tuneRuntime(slog.New(slog.DiscardHandler)); err != nil {
+	if err := tuneRuntime(slog.New(slog.DiscardHandler), false); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetGCPercent(100); got != 250 {
@@ -19,10 +19,41 @@ func TestTuneRuntimeSetsGCPercent(t *testing.T) {
 	}
 
 	t.Setenv("MAILBRIDGE_GC_PERCENT", "0")
-	if err := tuneRuntime(slog.New(slog.DiscardHandler)); err != nil {
+	if err := tuneRuntime(slog.New(slog.DiscardHandler), false); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent = %d after MAILBRIDGE_GC_PERCENT=0, want the runtime's 100 kept", got)
+	}
+}
+
+func TestTuneRuntimeAutoFollowsMode(t *testing.T) {
+	original := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(original) })
+	t.Setenv("MAILBRIDGE_GC_PERCENT", "auto")
+
+	for _, tc := range []struct {
+		embedded bool
+		want     int
+	}{
+		{embedded: false, want: gcPercentExternal},
+		{embedded: true, want: gcPercentEmbedded},
+	} {
+		debug.SetGCPercent(123)
+		if err := tuneRuntime(slog.New(slog.DiscardHandler), tc.embedded); err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("embedded %v: GC percent = %d, want %d", tc.embedded, got, tc.want)
+		}
+	}
+}
+
+func TestGCPercentRejectsInvalid(t *testing.T) {
+	t.Parallel()
+	for _, value := range []string{"-1", "fast", "4OO"} {
+		if _, err := gcPercent(value, false); err == nil {
+			t.Errorf("gcPercent(%q) = nil error, want one naming MAILBRIDGE_GC_PERCENT", value)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if err := tuneRuntime(logger); err != nil {
+	if err := tuneRuntime(logger, cfg.NATSConfig.URL == ""); err != nil {
 		return err
 	}
 	stopPprof, err := startPprof(logger)
