@@ -40,6 +40,8 @@ func (r *Ratio) UnmarshalText(text []byte) error {
 	}
 	if percent {
 		value /= 100
+	} else if value > 1 {
+		return fmt.Errorf("%q without %% is a fraction, %s: write %s%% for %s percent, or a fraction such as 0.05", s, Ratio(value), s, s)
 	}
 	*r = Ratio(value)
 	return nil
@@ -164,6 +166,9 @@ func ParseRules(r io.Reader) (Rules, error) {
 		if err := checkFields(root, ruleFileFields); err != nil {
 			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
 		}
+		if err := checkDurations(root); err != nil {
+			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+		}
 		if err := root.Decode(&file); err != nil {
 			return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
 		}
@@ -252,6 +257,41 @@ var (
 	rateRuleFields    = []string{"enabled", "warning", "critical", "window", "min_volume", "cooldown"}
 	silenceRuleFields = []string{"enabled", "warning", "critical", "cooldown"}
 )
+
+// checkDurations returns an error naming the line of the first duration
+// in a rule file that Go cannot parse, such as "1d". yaml's own error
+// names the Go type and, within a rule, a line counted from the rule.
+func checkDurations(root *yaml.Node) error {
+	check := func(node *yaml.Node, path string, fields ...string) error {
+		if node.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, value := node.Content[i], node.Content[i+1]
+			if !slices.Contains(fields, key.Value) || value.Kind != yaml.ScalarNode {
+				continue
+			}
+			if _, err := time.ParseDuration(value.Value); err != nil {
+				return fmt.Errorf("line %d: %s%s: %q is not a duration: use h, m and s, such as 24h for a day or 90m", value.Line, path, key.Value, value.Value)
+			}
+		}
+		return nil
+	}
+	if err := check(root, "", "cooldown"); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		name, rule := root.Content[i].Value, root.Content[i+1]
+		fields := []string{"window", "cooldown"}
+		if name == RuleSilence {
+			fields = []string{"warning", "critical", "cooldown"}
+		}
+		if err := check(rule, "rules."+name+".", fields...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // checkFields returns an error naming the line of the first key of a
 // mapping node that is not in allowed. yaml's own KnownFields error names

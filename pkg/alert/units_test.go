@@ -119,6 +119,43 @@ func TestRatioUnmarshalText(t *testing.T) {
 	if err := r.UnmarshalText([]byte("five")); err == nil {
 		t.Error("five: no error")
 	}
+	if err := r.UnmarshalText([]byte("1")); err != nil || r != 1 {
+		t.Errorf("1 = %v, %v; want 100%% and no error", r, err)
+	}
+}
+
+func TestRatioBareNumberAboveOne(t *testing.T) {
+	t.Parallel()
+	var r Ratio
+	err := r.UnmarshalText([]byte("5"))
+	if err == nil {
+		t.Fatalf("5 without %% = %v, want an error", r)
+	}
+	if !strings.Contains(err.Error(), "write 5% for 5 percent") {
+		t.Errorf("error = %q, want it to suggest 5%%", err)
+	}
+}
+
+func TestParseRulesBadDurationLine(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"window in days", "hard_bounce_rate:\n  warning: 5%\n  window: 1d\n", `line 3: rules.hard_bounce_rate.window: "1d" is not a duration`},
+		{"top-level cooldown", "cooldown: 2 hours\n", `line 1: cooldown: "2 hours" is not a duration`},
+		{"silence level", "silence:\n  warning: 30\n", `line 2: rules.silence.warning: "30" is not a duration`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseRules(strings.NewReader(c.yaml))
+			if !errors.Is(err, ErrInvalidRules) {
+				t.Fatalf("error = %v, want ErrInvalidRules", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error = %q, want it to contain %q", err, c.want)
+			}
+		})
+	}
 }
 
 func TestDecideTransitions(t *testing.T) {
