@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mailbridge/mailbridge/pkg/alert"
@@ -210,51 +209,24 @@ Example:
 	if err := loadConfig(&cfg); err != nil {
 		return err
 	}
-	logger, err := newLogger(cfg.LogConfig, stderr)
+	run, err := startStandalone(ctx, standaloneConfig{
+		Name: "alerter", CloudEventsMode: cfg.CloudEventsMode,
+		NATS: cfg.NATSConfig, Stream: cfg.StreamConfig, Log: cfg.LogConfig,
+		Validate: cfg.AlertConfig.validate,
+	}, stderr)
 	if err != nil {
 		return err
 	}
-	mode, err := mailevent.ParseMode(cfg.CloudEventsMode)
-	if err != nil {
-		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
-	}
-	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
-		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
-	}
-	if err := cfg.StreamConfig.Validate(); err != nil {
-		return err
-	}
-	if err := cfg.AlertConfig.validate(); err != nil {
-		return err
-	}
+	defer run.close()
+	logger, tel := run.logger, run.tel
 
-	opts, err := cfg.NATSConfig.options("mailbridge alerter", logger)
-	if err != nil {
-		return err
-	}
-	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
-	if err != nil {
-		return connectError(cfg.NATSConfig, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-
-	tel, err := startStandaloneTelemetry(ctx, "mailbridge-alerter", nc, js, cfg.StreamConfig.StreamName, logger)
-	if err != nil {
-		return err
-	}
-	defer tel.stop()
-	a, err := newAlerter(cfg.AlertConfig, js, cfg.StreamConfig, mode, logger, tel.telemetry)
+	a, err := newAlerter(cfg.AlertConfig, run.js, cfg.StreamConfig, run.mode, logger, tel.telemetry)
 	if err != nil {
 		return err
 	}
 	if err := tel.serve(cfg.MetricsAddr, "MAILBRIDGE_ALERT_METRICS_ADDR", logger); err != nil {
 		return err
 	}
-	logger.Info("alerter starting", slog.String("stream", cfg.StreamConfig.StreamName),
-		slog.String("url", nc.ConnectedUrlRedacted()))
+	logger.Info("alerter starting", slog.String("stream", cfg.StreamConfig.StreamName))
 	return a.Run(ctx)
 }

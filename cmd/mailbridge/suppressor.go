@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mailbridge/mailbridge/pkg/consumer"
@@ -119,45 +118,20 @@ no flags: see 'mailbridge help' for its environment variables.
 	if err := loadConfig(&cfg); err != nil {
 		return err
 	}
-	logger, err := newLogger(cfg.LogConfig, stderr)
+	standalone, err := startStandalone(ctx, standaloneConfig{
+		Name: "suppressor", CloudEventsMode: cfg.CloudEventsMode,
+		NATS: cfg.NATSConfig, Stream: cfg.StreamConfig, Log: cfg.LogConfig,
+	}, stderr)
 	if err != nil {
 		return err
 	}
-	mode, err := mailevent.ParseMode(cfg.CloudEventsMode)
-	if err != nil {
-		return fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)
-	}
-	if err := mailevent.ValidatePrefix(cfg.StreamConfig.SubjectPrefix); err != nil {
-		return fmt.Errorf("MAILBRIDGE_SUBJECT_PREFIX: %w", err)
-	}
-	if err := cfg.StreamConfig.Validate(); err != nil {
-		return err
-	}
+	defer standalone.close()
+	logger, tel := standalone.logger, standalone.tel
 
-	opts, err := cfg.NATSConfig.options("mailbridge suppressor", logger)
-	if err != nil {
-		return err
-	}
-	nc, err := nats.Connect(cfg.NATSConfig.clientURL(), opts...)
-	if err != nil {
-		return connectError(cfg.NATSConfig, err)
-	}
-	defer nc.Close()
-	logger.Info("connected to nats", slog.String("url", nc.ConnectedUrlRedacted()))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-
-	tel, err := startStandaloneTelemetry(ctx, "mailbridge-suppressor", nc, js, cfg.StreamConfig.StreamName, logger)
-	if err != nil {
-		return err
-	}
-	defer tel.stop()
 	if err := tel.serve(cfg.MetricsAddr, "MAILBRIDGE_SUPPRESSOR_METRICS_ADDR", logger); err != nil {
 		return err
 	}
-	run, err := startSuppressor(ctx, js, cfg.SuppressorSettings, cfg.StreamConfig, mode, logger, tel.telemetry)
+	run, err := startSuppressor(ctx, standalone.js, cfg.SuppressorSettings, cfg.StreamConfig, standalone.mode, logger, tel.telemetry)
 	if err != nil {
 		return err
 	}
