@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 
@@ -39,6 +40,45 @@ func TestHardBounceSuppressesAtOnce(t *testing.T) {
 	}
 	if other := b.record(t, "taro@EXAMPLE.jp"); other == nil || other.Address != rec.Address {
 		t.Errorf("lookup in another case found %+v", other)
+	}
+}
+
+func TestHardReasonIndependentOfOrder(t *testing.T) {
+	t.Parallel()
+	first := eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 1, classification: hardVerdict("hostunknown")}
+	second := eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 2, classification: hardVerdict("userunknown")}
+
+	for _, order := range [][]eventSpec{{first, second}, {second, first}} {
+		b := setup(t, Policy{})
+		for _, spec := range order {
+			b.handle(t, spec)
+		}
+		rec := b.record(t, "taro@example.jp")
+		if rec == nil || !rec.Suppressed {
+			t.Fatalf("order %s, %s: record = %+v, want suppressed", order[0].id, order[1].id, rec)
+		}
+		if rec.Reason != "userunknown" {
+			t.Errorf("order %s, %s: reason = %q, want userunknown, the later failure's", order[0].id, order[1].id, rec.Reason)
+		}
+	}
+}
+
+func TestManualReasonKeptAfterHardBounce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Policy{})
+	b.handle(t, eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 1, classification: hardVerdict("hostunknown")})
+	address, err := ParseAddress("taro@example.jp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.store.Add(natstest.Context(t, 10*time.Second), address, "complaint", "asked by phone"); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	b.handle(t, eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 2, classification: hardVerdict("userunknown")})
+
+	rec := b.record(t, "taro@example.jp")
+	if rec == nil || rec.Reason != "complaint" {
+		t.Errorf("record = %+v, want the reason given by hand kept", rec)
 	}
 }
 
