@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -10,7 +11,7 @@ import (
 
 // runtimeConfig tunes the Go runtime of serve.
 type runtimeConfig struct {
-	GCPercent string `envconfig:"GC_PERCENT" default:"auto" desc:"Go garbage collector target percentage (as GOGC): auto is 400 with MAILBRIDGE_NATS_URL set and 100 with the embedded NATS server; 0 leaves the runtime's own setting, which follows GOGC"`
+	GCPercent string `envconfig:"GC_PERCENT" default:"auto" desc:"Go garbage collector target percentage of serve (as GOGC): auto is 400 with MAILBRIDGE_NATS_URL set and 100 with the embedded NATS server, unless GOGC is set; 0 leaves the runtime's own setting"`
 }
 
 func init() {
@@ -43,6 +44,9 @@ func tuneRuntime(logger *slog.Logger, embedded bool) error {
 	if err != nil {
 		return err
 	}
+	if _, set := os.LookupEnv("GOGC"); set && isAuto(cfg.GCPercent) {
+		percent = 0 // the runtime already follows GOGC
+	}
 	if percent > 0 {
 		previous := debug.SetGCPercent(percent)
 		logger.Debug("gc percent set", slog.Int("gc_percent", percent), slog.Int("previous", previous))
@@ -54,7 +58,7 @@ func tuneRuntime(logger *slog.Logger, embedded bool) error {
 // leave the runtime's setting.
 func gcPercent(value string, embedded bool) (int, error) {
 	value = strings.TrimSpace(value)
-	if strings.EqualFold(value, "auto") || value == "" {
+	if isAuto(value) {
 		if embedded {
 			return gcPercentEmbedded, nil
 		}
@@ -65,4 +69,9 @@ func gcPercent(value string, embedded bool) (int, error) {
 		return 0, fmt.Errorf("MAILBRIDGE_GC_PERCENT %q is invalid: use auto, 0 or a positive percentage such as 200", value)
 	}
 	return percent, nil
+}
+
+func isAuto(value string) bool {
+	value = strings.TrimSpace(value)
+	return value == "" || strings.EqualFold(value, "auto")
 }

@@ -57,3 +57,18 @@ func TestGCPercentRejectsInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestTuneRuntimeAutoKeepsGOGC(t *testing.T) {
+	original := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(original) })
+	t.Setenv("MAILBRIDGE_GC_PERCENT", "auto")
+	t.Setenv("GOGC", "50")
+
+	debug.SetGCPercent(50) // as the runtime does at start with GOGC=50
+	if err := tuneRuntime(slog.New(slog.DiscardHandler), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != 50 {
+		t.Errorf("GC percent = %d with GOGC=50 and auto, want GOGC's 50 kept", got)
+	}
+}
