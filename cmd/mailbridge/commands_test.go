@@ -156,6 +156,27 @@ func TestTailCommandShowsNewEvent(t *testing.T) {
 	waitForOutput(t, &stdout, "no-user@example.jp", time.Second)
 }
 
+func TestTailCommandFlagsAfterFilter(t *testing.T) {
+	srv := natstest.Start(t)
+	webhook := startServe(t, srv)
+	postFile(t, webhook, "../../testdata/cmc/deliveries-queued.json")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		args := []string{"mail.deliveries.>", "--since", time.Now().Add(-time.Hour).Format(time.RFC3339)}
+		done <- runTail(ctx, args, nil, &stdout, &syncBuffer{})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("tail: %v", err)
+		}
+	})
+	waitForOutput(t, &stdout, "user@example.jp", 5*time.Second)
+}
+
 func TestBackfillCommandPublishesMissing(t *testing.T) {
 	srv := natstest.Start(t)
 	webhook := startServe(t, srv)

@@ -36,7 +36,10 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, tailUsage)
 		flags.PrintDefaults()
 	}
-	if err := parseFlags(flags, args); err != nil {
+	// Flags may also follow the subject filters, as in
+	// "tail 'mail.bounces.>' --since 2023-01-25".
+	subjects, err := parseInterspersed(flags, args)
+	if err != nil {
 		return err
 	}
 
@@ -56,7 +59,6 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	subjects := flags.Args()
 	if len(subjects) == 0 {
 		subjects = []string{cfg.SubjectPrefix + ".>"}
 	}

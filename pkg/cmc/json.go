@@ -49,7 +49,7 @@ func checkJSON(data []byte, maxDepth int) error {
 // the byte offset, which is what a sender needs to find the problem.
 func describeJSONError(err error) string {
 	if err.Error() == "unexpected end of JSON input" {
-		return "JSON ends early (truncated body?)"
+		return "JSON ends early, so the body may have been cut off"
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {

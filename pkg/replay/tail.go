@@ -148,6 +148,9 @@ func AppendEventLine(dst []byte, ev *mailevent.Event, loc *time.Location) []byte
 
 	dst = appendTime(dst, ev.Time, loc)
 	kind := strings.TrimPrefix(ev.Type, mailevent.TypePrefix)
+	// mailbridge's own events, such as io.mailbridge.suppression.added,
+	// lose their prefix too, to fit the column.
+	kind = strings.TrimPrefix(kind, "io.mailbridge.")
 	if data.BounceName != "" {
 		kind += "." + data.BounceName
 	}

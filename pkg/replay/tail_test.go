@@ -252,3 +252,16 @@ func TestAppendEventLineAlignsWideCharacters(t *testing.T) {
 		t.Errorf("verdict starts at cell %d after an ASCII address and at cell %d after a Japanese one:\n%s%s", n, w, narrowLine, wideLine)
 	}
 }
+
+func TestAppendEventLineShortensOwnTypes(t *testing.T) {
+	t.Parallel()
+	ev := mailevent.Event{Type: "io.mailbridge.suppression.added", Subject: "taro@example.jp",
+		Time: time.Date(2023, 1, 25, 5, 3, 6, 0, time.UTC), Data: []byte(`{}`)}
+
+	line := string(replay.AppendEventLine(nil, &ev, tokyo))
+
+	want := "2023-01-25 14:03:06 JST  suppression.added           taro@example.jp                 -\n"
+	if line != want {
+		t.Errorf("line =\n%q, want\n%q", line, want)
+	}
+}
