@@ -14,7 +14,8 @@ func TestFlagErrorPrintsOneMessage(t *testing.T) {
 		if code != exitUsage {
 			t.Errorf("%s --no-such-flag exited %d, want %d", command, code, exitUsage)
 		}
-		want := "mailbridge " + command + ": flag provided but not defined: -no-such-flag\nRun 'mailbridge help' for usage.\n"
+		want := "mailbridge " + command + ": flag provided but not defined: -no-such-flag\n" +
+			"Run 'mailbridge " + command + " -h' for its usage and 'mailbridge help' for the environment variables.\n"
 		if got := stderr.String(); got != want {
 			t.Errorf("%s --no-such-flag printed %q, want only %q", command, got, want)
 		}
@@ -65,4 +66,18 @@ func TestClientHintsAtRandomEmbeddedPort(t *testing.T) {
 			t.Errorf("connect with no embedded listener = %v, want the MAILBRIDGE_NATS_URL hint", err)
 		}
 	})
+}
+
+func TestHelpCommandShowsCommandUsage(t *testing.T) {
+	t.Parallel()
+	for _, command := range []string{"tail", "replay", "classify"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"help", command}, strings.NewReader(""), &stdout, &stderr)
+		if code != exitOK {
+			t.Errorf("help %s exited %d, want 0", command, code)
+		}
+		if usage := stderr.String(); !strings.HasPrefix(usage, "Usage: mailbridge "+command) {
+			t.Errorf("help %s printed %q, want the command's usage", command, usage)
+		}
+	}
 }

@@ -6,7 +6,15 @@ import (
 	"io"
 )
 
-func runHelp(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+func runHelp(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// "mailbridge help tail" shows the command's own usage, as "tail -h".
+	if len(args) == 1 {
+		for _, c := range commands() {
+			if c.name == args[0] && c.name != "help" {
+				return c.run(ctx, []string{"-h"}, stdin, stdout, stderr)
+			}
+		}
+	}
 	fmt.Fprint(stdout, `mailbridge receives Customers Mail Cloud (CMC) webhooks and publishes each
 event as a CloudEvent to NATS JetStream.
 

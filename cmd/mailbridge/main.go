@@ -97,7 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		// The message follows "usage: ", which the hint makes redundant.
 		message := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge help' for usage.\n", name, message)
+		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge %s -h' for its usage and 'mailbridge help' for the environment variables.\n", name, message, name)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return exitInterrupt
