@@ -70,6 +70,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 	if (cfg.WebhookBasicUser == "") != (cfg.WebhookBasicPassword == "") {
 		return errors.New("MAILBRIDGE_WEBHOOK_BASIC_USER and MAILBRIDGE_WEBHOOK_BASIC_PASSWORD must be set together: set both to the ID and password entered in CMC, or neither")
 	}
+	// Take the webhook port first, so that a port in use fails before the
+	// NATS server and the consumers start.
+	listener, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on MAILBRIDGE_HTTP_ADDR %s: %w: stop the program that uses it, or set MAILBRIDGE_HTTP_ADDR to a free address", cfg.HTTPAddr, err)
+	}
+	defer listener.Close()
 	tracingCfg, err := app.LoadTracingConfig()
 	if err != nil {
 		return err
@@ -176,7 +183,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		handler.LogSummaries(summaryCtx, summaryInterval)
 	}()
 
-	httpErr := runHTTP(ctx, cfg, handler.Routes(registry), logger, ready)
+	httpErr := runHTTP(ctx, cfg, listener, handler.Routes(registry), logger, ready)
 	stopSummaries()
 	<-summariesDone
 	stopComponents()
@@ -191,13 +198,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 // summaryInterval is how often serve logs the count of webhooks handled.
 const summaryInterval = time.Minute
 
-// runHTTP serves routes until ctx ends, then finishes the requests in
-// flight within the shutdown timeout.
-func runHTTP(ctx context.Context, cfg serveConfig, routes http.Handler, logger *slog.Logger, ready chan<- net.Addr) error {
-	listener, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on MAILBRIDGE_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-	}
+// runHTTP serves routes on listener until ctx ends, then finishes the
+// requests in flight within the shutdown timeout.
+func runHTTP(ctx context.Context, cfg serveConfig, listener net.Listener, routes http.Handler, logger *slog.Logger, ready chan<- net.Addr) error {
 	srv := &http.Server{
 		Handler:           routes,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

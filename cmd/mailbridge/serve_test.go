@@ -233,3 +233,25 @@ func TestServeReplicasNeedCluster(t *testing.T) {
 		t.Errorf("serve with 3 replicas on the embedded server: %v, want %q", err, want)
 	}
 }
+
+func TestServeHTTPPortInUseFailsFirst(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := testServeConfig(t)
+	cfg.HTTPAddr = taken.Addr().String()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+
+	err = serve(t.Context(), cfg, logger, nil)
+
+	if err == nil || !strings.Contains(err.Error(), "set MAILBRIDGE_HTTP_ADDR to a free address") {
+		t.Fatalf("serve on a port in use: %v, want an error saying to set MAILBRIDGE_HTTP_ADDR", err)
+	}
+	if started := logs.records(t, "embedded nats server started"); len(started) > 0 {
+		t.Error("the embedded NATS server started before the webhook port was checked")
+	}
+}
