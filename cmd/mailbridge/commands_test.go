@@ -175,6 +175,11 @@ func TestTailCommandFlagsAfterFilter(t *testing.T) {
 		}
 	})
 	waitForOutput(t, &stdout, "user@example.jp", 5*time.Second)
+	// Times are shown in MAILBRIDGE_CMC_TIMEZONE, Asia/Tokyo by default,
+	// whatever the machine's zone.
+	if !strings.Contains(stdout.String(), " JST  ") {
+		t.Errorf("tail output %q shows no JST time", stdout.String())
+	}
 }
 
 func TestBackfillCommandPublishesMissing(t *testing.T) {

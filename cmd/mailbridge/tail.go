@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,7 +13,8 @@ import (
 
 const tailUsage = `Usage: mailbridge tail [flags] [subject filter ...]
 
-Follows the stream live and prints one line per event: local time, type,
+Follows the stream live and prints one line per event: time (in
+MAILBRIDGE_CMC_TIMEZONE, Asia/Tokyo by default), type,
 recipient, classification (reason/hard or reason/soft) and the reason text,
 shortened. Messages that are not CloudEvents, such as rejected records, get
 a line too. Stop it with Ctrl-C.
@@ -82,6 +82,6 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 
 	return replay.Tail(ctx, replay.TailConfig{
 		JS: js, Stream: cfg.StreamName, Subjects: subjects, Since: start,
-		JSON: *jsonLines, Prefix: cfg.SubjectPrefix, Location: time.Local,
+		JSON: *jsonLines, Prefix: cfg.SubjectPrefix, Location: loc,
 	}, stdout, stderr)
 }
