@@ -389,11 +389,11 @@ func (p *Policy) evaluate(rec *Record, obs *observation) {
 	switch {
 	case hard != nil && (!rec.Suppressed || !rec.Hard):
 		p.suppress(rec, hard.Reason, true, obs.time)
-	case hard != nil && rec.Reason != hard.Reason && rec.hardReason(rec.Reason):
-		// A reason that a hard failure set follows the latest hard failure
-		// by time, so that it does not depend on the order in which
-		// redelivery after a crash brings the events. A reason given by
-		// hand stays.
+	case hard != nil && rec.Source == SourceBounce && rec.Reason != hard.Reason:
+		// The reason of a suppression by bounces follows the latest hard
+		// failure by time, so that it does not depend on the order in
+		// which redelivery after a crash brings the events. A reason given
+		// by hand or imported stays.
 		rec.Reason = hard.Reason
 	case rec.Suppressed:
 	case soft >= p.SoftThreshold:
@@ -414,16 +414,6 @@ func (p *Policy) suppress(rec *Record, reason string, hard bool, at time.Time) {
 		rec.Note = ""
 	}
 	rec.Suppressed, rec.Reason, rec.Hard = true, reason, hard
-}
-
-// hardReason reports whether a recent hard failure has the reason.
-func (r *Record) hardReason(reason string) bool {
-	for _, f := range r.Recent {
-		if f.Hard && !f.Deferral && f.Reason == reason {
-			return true
-		}
-	}
-	return false
 }
 
 // latestOf returns the later failure by time, and by event id on a tie,

@@ -45,40 +45,87 @@ func TestHardBounceSuppressesAtOnce(t *testing.T) {
 
 func TestHardReasonIndependentOfOrder(t *testing.T) {
 	t.Parallel()
-	first := eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 1, classification: hardVerdict("hostunknown")}
-	second := eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 2, classification: hardVerdict("userunknown")}
-
-	for _, order := range [][]eventSpec{{first, second}, {second, first}} {
-		b := setup(t, Policy{})
-		for _, spec := range order {
-			b.handle(t, spec)
-		}
-		rec := b.record(t, "taro@example.jp")
-		if rec == nil || !rec.Suppressed {
-			t.Fatalf("order %s, %s: record = %+v, want suppressed", order[0].id, order[1].id, rec)
-		}
-		if rec.Reason != "userunknown" {
-			t.Errorf("order %s, %s: reason = %q, want userunknown, the later failure's", order[0].id, order[1].id, rec.Reason)
-		}
+	hostUnknown := eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 1, classification: hardVerdict("hostunknown")}
+	cases := []struct {
+		name          string
+		first, second eventSpec
+		want          string
+	}{
+		{
+			name:   "two bounces",
+			first:  hostUnknown,
+			second: eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 2, classification: hardVerdict("userunknown")},
+			want:   "userunknown",
+		},
+		{
+			name:   "bounces beyond the soft window",
+			first:  hostUnknown,
+			second: eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(8 * 24 * time.Hour), code: 2, classification: hardVerdict("userunknown")},
+			want:   "userunknown",
+		},
+		{
+			name:   "failed delivery and its more precise bounce",
+			first:  eventSpec{id: "e1", typ: mailevent.TypeDeliveryFailed, to: "taro@example.jp", messageID: "<m1>", at: base, classification: hardVerdict("hostunknown")},
+			second: eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base.Add(time.Second), code: 2, classification: hardVerdict("userunknown")},
+			want:   "userunknown",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, order := range [][]eventSpec{{c.first, c.second}, {c.second, c.first}} {
+				b := setup(t, Policy{})
+				for _, spec := range order {
+					b.handle(t, spec)
+				}
+				rec := b.record(t, "taro@example.jp")
+				if rec == nil || !rec.Suppressed {
+					t.Fatalf("order %s, %s: record = %+v, want suppressed", order[0].id, order[1].id, rec)
+				}
+				if rec.Reason != c.want {
+					t.Errorf("order %s, %s: reason = %q, want %q", order[0].id, order[1].id, rec.Reason, c.want)
+				}
+			}
+		})
 	}
 }
 
 func TestManualReasonKeptAfterHardBounce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, Policy{})
-	b.handle(t, eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 1, classification: hardVerdict("hostunknown")})
-	address, err := ParseAddress("taro@example.jp")
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name        string
+		bounceFirst bool
+		reason      string
+	}{
+		{name: "added to a bounce suppression", bounceFirst: true, reason: "complaint"},
+		{name: "added before any bounce", reason: "complaint"},
+		{name: "reason named like a bounce reason", reason: "userunknown"},
 	}
-	if _, _, err := b.store.Add(natstest.Context(t, 10*time.Second), address, "complaint", "asked by phone"); err != nil {
-		t.Fatalf("add: %v", err)
-	}
-	b.handle(t, eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 2, classification: hardVerdict("userunknown")})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Policy{})
+			if c.bounceFirst {
+				b.handle(t, eventSpec{id: "e0", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m0>", at: base.Add(-time.Minute), code: 1, classification: hardVerdict("hostunknown")})
+			}
+			address, err := ParseAddress("taro@example.jp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := b.store.Add(natstest.Context(t, 10*time.Second), address, c.reason, "asked by phone"); err != nil {
+				t.Fatalf("add: %v", err)
+			}
+			b.handle(t, eventSpec{id: "e1", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m1>", at: base, code: 2, classification: hardVerdict("userunknown")})
+			b.handle(t, eventSpec{id: "e2", typ: mailevent.TypeBounce, to: "taro@example.jp", messageID: "<m2>", at: base.Add(time.Minute), code: 1, classification: hardVerdict("hostunknown")})
 
-	rec := b.record(t, "taro@example.jp")
-	if rec == nil || rec.Reason != "complaint" {
-		t.Errorf("record = %+v, want the reason given by hand kept", rec)
+			rec := b.record(t, "taro@example.jp")
+			if rec == nil || rec.Reason != c.reason {
+				t.Errorf("record = %+v, want the reason %q given by hand kept", rec, c.reason)
+			}
+			if rec != nil && rec.Source != SourceManual {
+				t.Errorf("source = %q, want %q", rec.Source, SourceManual)
+			}
+		})
 	}
 }
 

@@ -160,6 +160,9 @@ func (s *Store) Add(ctx context.Context, address Address, reason, note string) (
 			rec.SuppressedAt = now
 			rec.Source = SourceManual
 			rec.Hard = true
+		} else if rec.Source == SourceBounce && rec.Reason != reason {
+			// The reason is now the operator's, which later bounces keep.
+			rec.Source = SourceManual
 		}
 		if rec.FirstSeen.IsZero() {
 			rec.FirstSeen = now
