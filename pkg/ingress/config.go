@@ -48,20 +48,21 @@ type Config struct {
 	// Limits bound what one body may contain.
 	Limits cmc.Limits
 
-	// Logger receives one Info line per webhook. Defaults to slog.Default().
+	// Logger receives a line per webhook (at Debug, or Warn and Error when
+	// it fails) and the lines of LogSummaries. Defaults to slog.Default().
 	Logger *slog.Logger
 
 	// Registerer receives the ingress metrics. Nil registers none.
 	Registerer prometheus.Registerer
 
-	// Publishers are further JetStream contexts, each on its own NATS
-	// connection, over which requests are spread round-robin besides the
-	// one given to New. Defaults to none.
 	// LogEveryWebhook logs each handled webhook at Info. Defaults to
 	// false: a successful webhook is logged at Debug, and Handler.LogSummaries
 	// sums them up at Info.
 	LogEveryWebhook bool
 
+	// Publishers are further JetStream contexts, each on its own NATS
+	// connection, over which requests are spread round-robin besides the
+	// one given to New. Defaults to none.
 	Publishers []jetstream.JetStream
 
 	// TracerProvider makes a span per webhook and per published event, and

@@ -3,45 +3,63 @@ package ingress
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
-// tally counts webhooks between two summary lines.
+// tally counts webhooks between two summary lines. One lock keeps each
+// line's counts from a single set of webhooks.
 type tally struct {
-	requests   atomic.Int64
-	failed     atomic.Int64 // responses with status 4xx or 5xx
-	accepted   atomic.Int64
-	duplicates atomic.Int64
-	rejected   atomic.Int64
-	buffered   atomic.Int64
+	mu     sync.Mutex
+	counts tallyCounts
+}
+
+// tallyCounts are the counts of one summary line.
+type tallyCounts struct {
+	requests   int64
+	failed     int64 // responses with status 4xx or 5xx
+	accepted   int64
+	duplicates int64
+	rejected   int64
+	buffered   int64
 }
 
 func (t *tally) add(status int, result Result) {
-	t.requests.Add(1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.counts.requests++
 	if status >= 400 {
-		t.failed.Add(1)
+		t.counts.failed++
 	}
-	if result.Accepted != 0 {
-		t.accepted.Add(int64(result.Accepted))
-	}
-	if result.Duplicates != 0 {
-		t.duplicates.Add(int64(result.Duplicates))
-	}
-	if result.Rejected != 0 {
-		t.rejected.Add(int64(result.Rejected))
-	}
-	if result.Buffered != 0 {
-		t.buffered.Add(int64(result.Buffered))
-	}
+	t.counts.accepted += int64(result.Accepted)
+	t.counts.duplicates += int64(result.Duplicates)
+	t.counts.rejected += int64(result.Rejected)
+	t.counts.buffered += int64(result.Buffered)
 }
+
+// take returns the counts and starts again from zero.
+func (t *tally) take() tallyCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	counts := t.counts
+	t.counts = tallyCounts{}
+	return counts
+}
+
+// defaultSummaryInterval is the interval of LogSummaries when it is given
+// none.
+const defaultSummaryInterval = time.Minute
 
 // LogSummaries logs one Info line with the counts of every interval that
 // had webhooks, until ctx ends, and then logs the counts not yet logged.
-// A webhook gets a line of its own at Debug, or at Warn and Error when it
-// fails. At thousands of webhooks a second, a line each would flood the
-// log and use a noticeable share of the ingress's CPU.
+// An interval of zero or less means one minute. A webhook gets a line of
+// its own at Debug, or at Warn and Error when it fails. At thousands of
+// webhooks a second, a line each would flood the log and use a noticeable
+// share of the ingress's CPU.
 func (h *Handler) LogSummaries(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = defaultSummaryInterval
+	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	since := time.Now()
@@ -61,17 +79,17 @@ func (h *Handler) LogSummaries(ctx context.Context, interval time.Duration) {
 // logSummary logs and resets the counts gathered since the given time,
 // when there were any webhooks, and reports whether it logged a line.
 func (h *Handler) logSummary(since time.Time) bool {
-	requests := h.tally.requests.Swap(0)
-	if requests == 0 {
+	counts := h.tally.take()
+	if counts.requests == 0 {
 		return false
 	}
 	h.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "webhooks handled",
-		slog.Int64("requests", requests),
-		slog.Int64("failed", h.tally.failed.Swap(0)),
-		slog.Int64("accepted", h.tally.accepted.Swap(0)),
-		slog.Int64("duplicates", h.tally.duplicates.Swap(0)),
-		slog.Int64("rejected", h.tally.rejected.Swap(0)),
-		slog.Int64("buffered", h.tally.buffered.Swap(0)),
+		slog.Int64("requests", counts.requests),
+		slog.Int64("failed", counts.failed),
+		slog.Int64("accepted", counts.accepted),
+		slog.Int64("duplicates", counts.duplicates),
+		slog.Int64("rejected", counts.rejected),
+		slog.Int64("buffered", counts.buffered),
 		slog.Duration("period", time.Since(since).Round(time.Second)),
 	)
 	return true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,5 +35,46 @@ func TestSummarySkipsQuietPeriods(t *testing.T) {
 	logs.Reset()
 	if h.logSummary(time.Now()) || logs.Len() != 0 {
 		t.Errorf("second summary without new webhooks logged: %s", logs.String())
+	}
+}
+
+func TestSummaryCountsStayTogether(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h := &Handler{cfg: Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+
+	// Every webhook fails with one accepted event, so every line must
+	// count as many failures and accepted events as requests.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5000 {
+				h.tally.add(500, Result{Accepted: 1})
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	var lines, total int64
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		counts := h.tally.take()
+		if counts.requests != counts.failed || counts.requests != counts.accepted {
+			t.Fatalf("one summary counts %d requests, %d failed, %d accepted; want all equal", counts.requests, counts.failed, counts.accepted)
+		}
+		lines++
+		total += counts.requests
+	}
+	if total != 20000 {
+		t.Errorf("summaries count %d requests in %d takes, want 20000", total, lines)
 	}
 }
