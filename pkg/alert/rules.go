@@ -40,8 +40,10 @@ func (r *Ratio) UnmarshalText(text []byte) error {
 	}
 	if percent {
 		value /= 100
-	} else if value > 1 {
-		return fmt.Errorf("%q without %% is a fraction, %s: write %s%% for %s percent, or a fraction such as 0.05", s, Ratio(value), s, s)
+	} else if value >= 1 {
+		// 1 would be 100%, more likely meant as 1%.
+		n := strconv.FormatFloat(value, 'f', -1, 64)
+		return fmt.Errorf("%q without %% is a fraction, %s: write %s%% for %s percent, or a fraction below 1 such as 0.05", s, Ratio(value), n, n)
 	}
 	*r = Ratio(value)
 	return nil
@@ -268,7 +270,12 @@ func checkDurations(root *yaml.Node) error {
 		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, value := node.Content[i], node.Content[i+1]
-			if !slices.Contains(fields, key.Value) || value.Kind != yaml.ScalarNode {
+			if !slices.Contains(fields, key.Value) || value.Kind != yaml.ScalarNode || value.Tag == "!!null" {
+				continue
+			}
+			if value.Tag == "!!int" && value.Value == "0" {
+				// yaml does not decode an integer into a time.Duration.
+				value.Tag, value.Value = "!!str", "0s"
 				continue
 			}
 			if _, err := time.ParseDuration(value.Value); err != nil {

@@ -119,20 +119,39 @@ func TestRatioUnmarshalText(t *testing.T) {
 	if err := r.UnmarshalText([]byte("five")); err == nil {
 		t.Error("five: no error")
 	}
-	if err := r.UnmarshalText([]byte("1")); err != nil || r != 1 {
-		t.Errorf("1 = %v, %v; want 100%% and no error", r, err)
+	if err := r.UnmarshalText([]byte("100%")); err != nil || r != 1 {
+		t.Errorf("100%% = %v, %v; want 1 and no error", r, err)
 	}
 }
 
 func TestRatioBareNumberAboveOne(t *testing.T) {
 	t.Parallel()
-	var r Ratio
-	err := r.UnmarshalText([]byte("5"))
-	if err == nil {
-		t.Fatalf("5 without %% = %v, want an error", r)
+	for text, hint := range map[string]string{"5": "write 5% for 5 percent", "1": "write 1% for 1 percent", "1.0": "write 1% for 1 percent", "1e2": "write 100% for 100 percent"} {
+		var r Ratio
+		err := r.UnmarshalText([]byte(text))
+		if err == nil {
+			t.Errorf("%s without %% = %v, want an error", text, r)
+			continue
+		}
+		if !strings.Contains(err.Error(), hint) {
+			t.Errorf("%s: error = %q, want it to say %q", text, err, hint)
+		}
 	}
-	if !strings.Contains(err.Error(), "write 5% for 5 percent") {
-		t.Errorf("error = %q, want it to suggest 5%%", err)
+}
+
+func TestParseRulesEmptyAndZeroDurations(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{
+		"cooldown: ~\n",
+		"cooldown:\n",
+		"hard_bounce_rate:\n  window:\n",
+		"silence:\n  critical: null\n",
+		"hard_bounce_rate:\n  cooldown: 0\n",
+		"silence:\n  critical: 0\n",
+	} {
+		if _, err := ParseRules(strings.NewReader(text)); err != nil {
+			t.Errorf("%q: %v, want it accepted", text, err)
+		}
 	}
 }
 
