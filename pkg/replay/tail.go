@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -219,6 +220,7 @@ func appendTime(dst []byte, t time.Time, loc *time.Location) []byte {
 // appendColumn appends text padded to width terminal cells and two
 // spaces.
 func appendColumn(dst []byte, text string, width int) []byte {
+	text = printable(text)
 	dst = append(dst, text...)
 	for n := displayWidth(text); n < width; n++ {
 		dst = append(dst, ' ')
@@ -228,7 +230,7 @@ func appendColumn(dst []byte, text string, width int) []byte {
 
 // shorten puts text on one line and cuts it to limit terminal cells.
 func shorten(text string, limit int) string {
-	text = strings.Join(strings.Fields(text), " ")
+	text = printable(strings.Join(strings.Fields(text), " "))
 	if displayWidth(text) <= limit {
 		return text
 	}
@@ -241,6 +243,38 @@ func shorten(text string, limit int) string {
 		used += w
 	}
 	return text
+}
+
+// printable escapes what a terminal would act on instead of showing:
+// control characters, such as the escape sequences a remote mail server
+// can put in a bounce reason, and the bidirectional overrides that
+// reorder a line. Invalid UTF-8 becomes U+FFFD.
+func printable(text string) string {
+	clean := true
+	for _, r := range text {
+		if r == utf8.RuneError || unicode.IsControl(r) || isBidiControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return text
+	}
+	var b strings.Builder
+	for _, r := range text {
+		switch {
+		case unicode.IsControl(r) || isBidiControl(r):
+			quoted := strconv.QuoteRuneToASCII(r) // such as '\x1b', quotes included
+			b.WriteString(quoted[1 : len(quoted)-1])
+		default:
+			b.WriteRune(r) // writes U+FFFD for an invalid byte
+		}
+	}
+	return b.String()
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // displayWidth returns the number of terminal cells text takes: two for

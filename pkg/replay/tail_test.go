@@ -265,3 +265,23 @@ func TestAppendEventLineShortensOwnTypes(t *testing.T) {
 		t.Errorf("line =\n%q, want\n%q", line, want)
 	}
 }
+
+func TestAppendEventLineEscapesControls(t *testing.T) {
+	t.Parallel()
+	ev := mailevent.Event{Type: mailevent.TypeDeliveryFailed, Subject: "a\x1b[31mred\b@example.jp",
+		Time: time.Date(2023, 1, 25, 5, 3, 6, 0, time.UTC),
+		Data: []byte(`{"reason":"550 \u001b]0;owned\u0007\u001b[2J gone \u202eevil"}`)}
+
+	line := string(replay.AppendEventLine(nil, &ev, tokyo))
+
+	for _, raw := range []string{"\x1b", "\b", "\a", "\u202e"} {
+		if strings.Contains(line, raw) {
+			t.Errorf("line %q contains the raw control %q", line, raw)
+		}
+	}
+	for _, escaped := range []string{`a\x1b[31mred\b@example.jp`, `550 \x1b]0;owned\a\x1b[2J gone \u202eevil`} {
+		if !strings.Contains(line, escaped) {
+			t.Errorf("line %q does not show %s", line, escaped)
+		}
+	}
+}
