@@ -76,8 +76,16 @@ func TestHelpCommandShowsCommandUsage(t *testing.T) {
 		if code != exitOK {
 			t.Errorf("help %s exited %d, want 0", command, code)
 		}
-		if usage := stderr.String(); !strings.HasPrefix(usage, "Usage: mailbridge "+command) {
-			t.Errorf("help %s printed %q, want the command's usage", command, usage)
+		if usage := stdout.String(); !strings.HasPrefix(usage, "Usage: mailbridge "+command) {
+			t.Errorf("help %s printed %q on standard output, want the command's usage", command, usage)
 		}
+	}
+
+	var stdout bytes.Buffer
+	if code := run([]string{"help", "version"}, strings.NewReader(""), &stdout, &bytes.Buffer{}); code != exitOK {
+		t.Errorf("help version exited %d, want 0", code)
+	}
+	if !strings.Contains(stdout.String(), "Commands:") {
+		t.Errorf("help version printed %q, want the general help", stdout.String())
 	}
 }

@@ -7,11 +7,13 @@ import (
 )
 
 func runHelp(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	// "mailbridge help tail" shows the command's own usage, as "tail -h".
-	if len(args) == 1 {
+	// "mailbridge help tail" shows the command's own usage, as "tail -h"
+	// does, but on standard output like the rest of help. help and
+	// version have no usage of their own.
+	if len(args) == 1 && args[0] != "help" && args[0] != "version" {
 		for _, c := range commands() {
-			if c.name == args[0] && c.name != "help" {
-				return c.run(ctx, []string{"-h"}, stdin, stdout, stderr)
+			if c.name == args[0] {
+				return c.run(ctx, []string{"-h"}, stdin, stdout, stdout)
 			}
 		}
 	}
