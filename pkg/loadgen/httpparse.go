@@ -186,6 +186,9 @@ func scanWebhookResult(body []byte) (webhookResult, bool) {
 			result.Rejected = int(value)
 		case asciiEqualFold(name, "accepted"), asciiEqualFold(name, "duplicates"), asciiEqualFold(name, "rejected"):
 			return result, false
+		case !isASCII(name):
+			// encoding/json folds Unicode case too (ſ matches s).
+			return result, false
 		}
 
 		// A comma and the next member, or the end of the object.
@@ -216,4 +219,14 @@ func skipSpace(data []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// isASCII reports whether b has only ASCII bytes.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

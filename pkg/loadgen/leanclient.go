@@ -223,7 +223,8 @@ func (c *leanClient) dial(ctx context.Context, deadline time.Time) error {
 	c.dials++
 
 	if c.reader == nil {
-		c.reader = bufio.NewReaderSize(conn, 4096)
+		// One header line may fill the whole head.
+		c.reader = bufio.NewReaderSize(conn, maxResponseHeader)
 	} else {
 		c.reader.Reset(conn)
 	}

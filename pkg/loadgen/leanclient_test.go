@@ -134,6 +134,14 @@ func TestLeanClientReadsResponses(t *testing.T) {
 		response: "HTTP/1.1 100 Continue\r\n\r\n" + withLength("HTTP/1.1 200 OK", `{"accepted":5}`),
 		status:   200, result: webhookResult{Accepted: 5}, keeps: true,
 	}, {
+		name:     "header line longer than 4 KiB",
+		response: withLength("HTTP/1.1 200 OK\r\nContent-Security-Policy: "+strings.Repeat("a", 5000), `{"accepted":3}`),
+		status:   200, result: webhookResult{Accepted: 3}, keeps: true,
+	}, {
+		name:     "body in one-byte chunks",
+		response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + oneByteChunks(`{"accepted":6,"pad":"`+strings.Repeat("x", 20000)+`"}`) + "0\r\n\r\n",
+		status:   200, result: webhookResult{Accepted: 6}, keeps: true,
+	}, {
 		name:     "chunked with extension and trailer",
 		response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc;name=value\r\n{\"accepted\":\r\n2\r\n9}\r\n0\r\nX-Trailer: 1\r\n\r\n",
 		status:   200, result: webhookResult{Accepted: 9}, keeps: true,
@@ -248,6 +256,17 @@ func TestLeanClientReadsResponses(t *testing.T) {
 
 // withLength completes a response head with the Content-Length of body,
 // then adds body.
+// oneByteChunks writes body as chunks of one byte each.
+func oneByteChunks(body string) string {
+	var b strings.Builder
+	for i := range len(body) {
+		b.WriteString("1\r\n")
+		b.WriteByte(body[i])
+		b.WriteString("\r\n")
+	}
+	return b.String()
+}
+
 func withLength(head, body string) string {
 	return head + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 }
@@ -270,6 +289,8 @@ func TestParseWebhookResultAgreesWithEncodingJSON(t *testing.T) {
 		`{}`,
 		`{"rejected":2,"accepted":1,"accepted":5}`,
 		`{"ACCEPTED":3}`,
+		`{"duplicateſ":7}`,
+		`{"accepted":1,"duplicateſ":2,"rejected":0}`,
 		`{"accepted":"3"}`,
 		`{"accepted":1.5}`,
 		`{"accepted":-1}`,

@@ -130,6 +130,9 @@ func (c *leanClient) readBody(resp *parsedResponse) error {
 // readChunked reads a chunked body and its trailer section.
 func (c *leanClient) readChunked(resp *parsedResponse) error {
 	for {
+		// The head limit applies to each chunk's framing on its own: the
+		// body's limit and the request's deadline bound the rest.
+		resp.headerBytes = 0
 		line, err := c.readLine(resp)
 		if err != nil {
 			return fmt.Errorf("read chunk size: %w", err)
@@ -147,7 +150,11 @@ func (c *leanClient) readChunked(resp *parsedResponse) error {
 		if err := c.readBodyBytes(size); err != nil {
 			return fmt.Errorf("read chunk of %d bytes: %w", size, err)
 		}
-		if line, err := c.readLine(resp); err != nil || len(line) != 0 {
+		line, err = c.readLine(resp)
+		if err != nil {
+			return fmt.Errorf("read the line end after a chunk of %d bytes: %w", size, err)
+		}
+		if len(line) != 0 {
 			return fmt.Errorf("read chunk: no line end after %d bytes of data", size)
 		}
 	}
