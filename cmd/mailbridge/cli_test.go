@@ -89,3 +89,15 @@ func TestHelpCommandShowsCommandUsage(t *testing.T) {
 		t.Errorf("help version printed %q, want the general help", stdout.String())
 	}
 }
+
+func TestSuppressionsFlagErrorNamesSubcommand(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	code := run([]string{"suppressions", "list", "--bogus"}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	if code != exitUsage {
+		t.Errorf("suppressions list --bogus exited %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), "Run 'mailbridge suppressions list -h'") {
+		t.Errorf("stderr = %q, want the hint to name suppressions list -h", stderr.String())
+	}
+}

@@ -97,7 +97,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		// The message follows "usage: ", which the hint makes redundant.
 		message := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge %s -h' for its usage and 'mailbridge help' for the environment variables.\n", name, message, name)
+		usage := name
+		if name == "suppressions" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			usage += " " + args[0] // its subcommands have flags of their own
+		}
+		fmt.Fprintf(stderr, "mailbridge %s: %s\nRun 'mailbridge %s -h' for its usage and 'mailbridge help' for the environment variables.\n", name, message, usage)
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return exitInterrupt
