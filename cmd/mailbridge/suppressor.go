@@ -178,6 +178,7 @@ func startSuppressor(ctx context.Context, js jetstream.JetStream, settings Suppr
 	if err := settings.validate(); err != nil {
 		return nil, err
 	}
+	logger = logger.With(slog.String("component", "suppressor"))
 
 	index := suppression.NewIndex()
 	var metrics *suppression.Metrics
