@@ -4,10 +4,10 @@
 # and mailbridge on the same NATS server, then prints the ratios. It does
 # so twice:
 #
-#   embedded  the default `mailbridge serve`, with its embedded NATS server
-#             in the same process (nats bench connects to it over TCP);
+#   embedded  The default `mailbridge serve`, with its embedded NATS server
+#             in the same process. nats bench connects to it over TCP.
 #   external  `mailbridge serve` with MAILBRIDGE_NATS_URL set, against a
-#             nats-server of its own, so that the bridge's memory is its own.
+#             nats-server of its own. The bridge's memory is then its own.
 #
 # Everything listens on 127.0.0.1 and lives in a temporary directory that
 # is removed on exit, with every process this script started. Installs
@@ -64,29 +64,8 @@ fi
 log "building mailbridge"
 go build -o "$work/mailbridge" ./cmd/mailbridge
 
-# free_port prints a loopback TCP port that nothing listens on.
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-
-# wait_for runs a command every 100ms until it succeeds, for at most 10s.
-wait_for() {
-  for _ in $(seq 1 100); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for: $*" >&2
-  return 1
-}
+# free_port and wait_for.
+. bench/lib.sh # the scripts run from the repository root
 
 # nats_bench URL MODE EXTRA... runs one nats bench publisher and prints
 # its msgs/sec.

@@ -37,25 +37,8 @@ if ! command -v nats-server >/dev/null; then
 fi
 go build -o "$work/bench" ./cmd/mailbridge
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-wait_for() {
-  for _ in $(seq 1 100); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for: $*" >&2
-  return 1
-}
+# free_port and wait_for.
+. bench/lib.sh # the scripts run from the repository root
 value() { grep "^$1" "$2" | head -1 | sed "s|^$1 *||" | awk '{print $1}'; }
 
 printf '| commit | subject | events/s, 100-event batches | µs CPU/event | req/s, 1-event | µs CPU/event | p99, 1-event |\n'

@@ -40,12 +40,10 @@ func tuneRuntime(logger *slog.Logger, embedded bool) error {
 	if err := loadConfig(&cfg); err != nil {
 		return err
 	}
-	percent, err := gcPercent(cfg.GCPercent, embedded)
+	_, gogcSet := os.LookupEnv("GOGC")
+	percent, err := gcPercent(cfg.GCPercent, embedded, gogcSet)
 	if err != nil {
 		return err
-	}
-	if _, set := os.LookupEnv("GOGC"); set && isAuto(cfg.GCPercent) {
-		percent = 0 // the runtime already follows GOGC
 	}
 	if percent > 0 {
 		previous := debug.SetGCPercent(percent)
@@ -55,23 +53,21 @@ func tuneRuntime(logger *slog.Logger, embedded bool) error {
 }
 
 // gcPercent parses a MAILBRIDGE_GC_PERCENT value. It returns zero to
-// leave the runtime's setting.
-func gcPercent(value string, embedded bool) (int, error) {
+// leave the runtime's setting, which auto does when GOGC is set.
+func gcPercent(value string, embedded, gogcSet bool) (int, error) {
 	value = strings.TrimSpace(value)
-	if isAuto(value) {
-		if embedded {
-			return gcPercentEmbedded, nil
+	switch {
+	case value != "" && !strings.EqualFold(value, "auto"):
+		percent, err := strconv.Atoi(value)
+		if err != nil || percent < 0 {
+			return 0, fmt.Errorf("MAILBRIDGE_GC_PERCENT %q is invalid: use auto, 0 or a positive percentage such as 200", value)
 		}
+		return percent, nil
+	case gogcSet:
+		return 0, nil
+	case embedded:
+		return gcPercentEmbedded, nil
+	default:
 		return gcPercentExternal, nil
 	}
-	percent, err := strconv.Atoi(value)
-	if err != nil || percent < 0 {
-		return 0, fmt.Errorf("MAILBRIDGE_GC_PERCENT %q is invalid: use auto, 0 or a positive percentage such as 200", value)
-	}
-	return percent, nil
-}
-
-func isAuto(value string) bool {
-	value = strings.TrimSpace(value)
-	return value == "" || strings.EqualFold(value, "auto")
 }

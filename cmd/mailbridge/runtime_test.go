@@ -52,7 +52,7 @@ func TestTuneRuntimeAutoFollowsMode(t *testing.T) {
 func TestGCPercentRejectsInvalid(t *testing.T) {
 	t.Parallel()
 	for _, value := range []string{"-1", "fast", "4OO"} {
-		if _, err := gcPercent(value, false); err == nil {
+		if _, err := gcPercent(value, false, false); err == nil {
 			t.Errorf("gcPercent(%q) = nil error, want one naming MAILBRIDGE_GC_PERCENT", value)
 		}
 	}
