@@ -236,13 +236,13 @@ func TestServeReplicasNeedCluster(t *testing.T) {
 
 func TestServeHTTPPortInUseFailsFirst(t *testing.T) {
 	t.Parallel()
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer taken.Close()
+	defer busy.Close()
 	cfg := testServeConfig(t)
-	cfg.HTTPAddr = taken.Addr().String()
+	cfg.HTTPAddr = busy.Addr().String()
 	var logs lockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 

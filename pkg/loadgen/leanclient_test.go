@@ -233,8 +233,8 @@ func TestLeanClientReadsResponses(t *testing.T) {
 					t.Errorf("post = %d %+v, want %d %+v", status, result, c.status, c.result)
 				}
 			}
-			if kept := client.conn != nil; kept != c.keeps {
-				t.Errorf("connection kept = %v, want %v", kept, c.keeps)
+			if open := client.conn != nil; open != c.keeps {
+				t.Errorf("connection open = %v, want %v", open, c.keeps)
 			}
 
 			// The next request must work either way: on the same
