@@ -35,6 +35,7 @@ Examples:
   mailbridge bench --duration 20s --concurrency 8 --batch 100
   mailbridge bench --count 200000 --batch 1 --concurrency 32 --pid 4242
   mailbridge bench --duration 20s --batch 1 --rate 10000 --encoding form
+  mailbridge bench --nats-bench-flags bench.ceiling   # for bench/compare.sh
 
 Flags:
 `
@@ -62,6 +63,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	streamName := flags.String("stream", cfg.StreamConfig.StreamName, "stream to count")
 	prefix := flags.String("subject-prefix", cfg.StreamConfig.SubjectPrefix, "subject prefix of the events to count")
 	runID := flags.String("run-id", "", "text in every message id (default: random)")
+	shapeSubject := flags.String("nats-bench-flags", "", "instead of a run, print one per line the nats bench js pub flags that publish to this subject, in nats bench's stream benchstream, messages shaped like the stream's: as many subjects, the same headers, the same average size")
 	httpClient := flags.String("http-client", "lean", "client for http:// URLs: lean, a minimal HTTP/1.1 client that leaves more CPU to the bridge, or net/http to compare; https:// URLs always use net/http")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -75,6 +77,10 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: bench takes no arguments, got %q", errUsage, flags.Args())
+	}
+
+	if *shapeSubject != "" {
+		return printNATSBenchFlags(ctx, cfg, *natsURL, *allowRemote, *streamName, *prefix, *shapeSubject, stdout)
 	}
 
 	encoding, err := loadgen.ParseEncoding(*encodingName)
@@ -132,20 +138,11 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 				return fmt.Errorf("%w: --nats-url: %v (pass --allow-remote, or --nats-url none to skip the stream check)", errUsage, err)
 			}
 		}
-		cfg.NATSConfig.URL = *natsURL
-		opts, err := cfg.NATSConfig.options("mailbridge bench", slog.New(slog.DiscardHandler))
+		nc, js, err := connectBench(cfg, *natsURL)
 		if err != nil {
-			return err
-		}
-		nc, err := nats.Connect(splitURLs(*natsURL), append(opts, nats.MaxReconnects(0))...)
-		if err != nil {
-			return fmt.Errorf("connect to NATS at %s to count the stream: %w (use --nats-url none to skip)", *natsURL, err)
+			return fmt.Errorf("%w (use --nats-url none to skip the stream check)", err)
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return fmt.Errorf("jetstream: %w", err)
-		}
 		run.Counter = loadgen.StreamCounter{JS: js, Stream: *streamName, Filter: *prefix + ".*.*"}
 	}
 
@@ -164,6 +161,55 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if report.StreamChecked && !report.StreamMatches() {
 		return fmt.Errorf("stream %s gained %d events but the bridge accepted %d",
 			*streamName, int64(report.StreamAfter)-int64(report.StreamBefore), report.Accepted)
+	}
+	return nil
+}
+
+// connectBench connects to NATS at url without reconnecting.
+func connectBench(cfg benchConfig, url string) (*nats.Conn, jetstream.JetStream, error) {
+	cfg.NATSConfig.URL = url
+	opts, err := cfg.NATSConfig.options("mailbridge bench", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(splitURLs(url), append(opts, nats.MaxReconnects(0))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// printNATSBenchFlags prints, one per line, the nats bench flags that
+// publish messages shaped like the stream's.
+func printNATSBenchFlags(ctx context.Context, cfg benchConfig, natsURL string, allowRemote bool, streamName, prefix, subject string, stdout io.Writer) error {
+	if natsURL == "none" {
+		return fmt.Errorf("%w: --nats-bench-flags reads the stream, so --nats-url cannot be none", errUsage)
+	}
+	if !allowRemote {
+		if err := loadgen.CheckLoopback(natsURL); err != nil {
+			return fmt.Errorf("%w: --nats-url: %v (pass --allow-remote)", errUsage, err)
+		}
+	}
+
+	nc, js, err := connectBench(cfg, natsURL)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	shape, err := loadgen.SampleShape(ctx, js, streamName, prefix+".*.*", 1000)
+	if err != nil {
+		return err
+	}
+
+	for _, arg := range shape.NATSBenchArgs(subject, "benchstream") {
+		if _, err := fmt.Fprintln(stdout, arg); err != nil {
+			return err
+		}
 	}
 	return nil
 }

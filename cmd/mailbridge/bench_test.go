@@ -5,11 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/cmc"
 )
 
@@ -70,5 +76,49 @@ func TestBenchRejectsUnknownHTTPClient(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `--http-client "curl" is invalid`) {
 		t.Errorf("error %q does not name the invalid --http-client", stderr.String())
+	}
+}
+
+func TestBenchPrintsNATSBenchFlags(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "MAIL", Subjects: []string{"mail.>"}}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	msg := nats.NewMsg("mail.deliveries.failed")
+	msg.Header.Set(nats.MsgIdHdr, "a1")
+	msg.Header.Set("ce-type", "jp.smtps.cmc.delivery.failed")
+	msg.Data = []byte(`{"status":"failed"}`)
+	if _, err := srv.JS.PublishMsg(ctx, msg); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--nats-url", srv.URL(), "--nats-bench-flags", "bench.ceiling"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("bench --nats-bench-flags exited %d: %s", code, stderr.String())
+	}
+	flags := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if !slices.Contains(flags, "ce-type:jp.smtps.cmc.delivery.failed") {
+		t.Errorf("flags %q do not carry the message's ce-type header", flags)
+	}
+	if !slices.Contains(flags, "--size") {
+		t.Errorf("flags %q set no --size", flags)
+	}
+	if slices.Contains(flags, "--multisubject") {
+		t.Errorf("flags %q spread one subject over several", flags)
+	}
+}
+
+func TestBenchNATSBenchFlagsNeedNATS(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--nats-url", "none", "--nats-bench-flags", "bench.ceiling"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitUsage {
+		t.Errorf("bench --nats-bench-flags with --nats-url none exited %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), "--nats-url cannot be none") {
+		t.Errorf("error %q does not say --nats-url is needed", stderr.String())
 	}
 }
