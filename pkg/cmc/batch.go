@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -134,6 +135,9 @@ func decodeJSON(body []byte, limits Limits) (*Batch, error) {
 	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] != '{' {
 		return nil, fmt.Errorf("%w: body must be a JSON object", ErrMalformed)
 	}
+	if name, ok := repeatedField(body); ok {
+		return nil, fmt.Errorf("%w: field %s appears more than once: send each field once", ErrMalformed, name)
+	}
 	var raw jsonBody
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, describeJSONError(err))
@@ -172,6 +176,13 @@ func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, 
 	if !values.Has("event_type") {
 		return nil, fmt.Errorf("%w: missing field event_type", ErrMalformed)
 	}
+	// url.Values.Get reads only the first value of a field, so a repeated
+	// field would lose the others unnoticed.
+	for _, name := range bodyFieldNames {
+		if n := len(values[name]); n > 1 {
+			return nil, fmt.Errorf("%w: field %s appears %d times: send each field once", ErrMalformed, name, n)
+		}
+	}
 	batch := &Batch{
 		EventType:         EventType(values.Get("event_type")),
 		ServerComposition: values.Get("server_composition"),
@@ -191,6 +202,39 @@ func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, 
 		}
 	}
 	return finishBatch(batch, event)
+}
+
+// repeatedField returns the first of the body's fields (event_type,
+// server_composition, api_key, event) that appears twice in a JSON object.
+// The names are compared ignoring case, as encoding/json matches them, and
+// encoding/json would keep only the last value.
+func repeatedField(body []byte) (string, bool) {
+	decoder := json.NewDecoder(bytes.NewReader(body))
+	if token, err := decoder.Token(); err != nil || token != json.Delim('{') {
+		return "", false
+	}
+	var seen [len(bodyFieldNames)]bool
+	for decoder.More() {
+		token, err := decoder.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := token.(string)
+		for i, field := range bodyFieldNames {
+			if !strings.EqualFold(name, field) {
+				continue
+			}
+			if seen[i] {
+				return field, true
+			}
+			seen[i] = true
+		}
+		var value json.RawMessage
+		if err := decoder.Decode(&value); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // finishBatch checks the event type and splits the event field into entries.

@@ -116,6 +116,18 @@ func TestBadInputs(t *testing.T) {
 			status: 400, reason: "boundary"},
 		{name: "one bad entry among good ones", contentType: "application/json", body: []byte(goodAndBad),
 			status: 200, reason: "entry 1:", stored: 2},
+		{name: "empty event list", contentType: "application/json",
+			body:   []byte(`{"event_type":"deliveries","server_composition":"pro","event":{"deliveries":[]}}`),
+			status: 200},
+		{name: "event twice in JSON", contentType: "application/json",
+			body:   []byte(`{"event_type":"deliveries","event":{"deliveries":[]},"event":{"deliveries":[{"created":"2023-01-25 14:03:06","to":"a@example.jp","status":"queued"}]}}`),
+			status: 400, reason: "field event appears more than once"},
+		{name: "event twice in JSON, once capitalised", contentType: "application/json",
+			body:   []byte(`{"event_type":"deliveries","Event":{"deliveries":[]},"event":{"deliveries":[]}}`),
+			status: 400, reason: "field event appears more than once"},
+		{name: "event twice in a form", contentType: "application/x-www-form-urlencoded",
+			body:   []byte("event_type=deliveries&event=%7B%22deliveries%22%3A%5B%5D%7D&event=%7B%22deliveries%22%3A%5B%5D%7D"),
+			status: 400, reason: "field event appears 2 times"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

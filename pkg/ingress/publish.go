@@ -51,6 +51,11 @@ func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 		}
 	}()
 
+	// A webhook whose event list is empty has nothing to wait for.
+	if len(batch) == 0 {
+		return nil
+	}
+
 	// While the connection is down, publishes would only wait in the
 	// reconnect buffer until ctx ends: answer at once instead.
 	collector := h.publish.pick()
