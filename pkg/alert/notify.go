@@ -90,7 +90,7 @@ func (n LogNotifier) Notify(ctx context.Context, alert *Alert) error {
 	n.Logger.LogAttrs(ctx, level, message,
 		slog.String("alert_rule", alert.Data.Rule),
 		slog.String("alert_key", alert.Data.Key),
-		slog.String("level", string(alert.Data.Level)),
+		slog.String("alert_level", string(alert.Data.Level)),
 		slog.String("transition", string(alert.Data.Transition)),
 		slog.Float64("value", alert.Data.Value),
 		slog.String("window", alert.Data.Window),

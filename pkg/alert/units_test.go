@@ -1,8 +1,11 @@
 package alert
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -442,4 +445,28 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+func TestLogNotifierLevelKeys(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	notifier := LogNotifier{Logger: slog.New(slog.NewJSONHandler(&out, nil))}
+	alert := &Alert{Data: Data{Rule: RuleHardBounceRate, Key: "pro", Level: LevelCritical, State: "firing"}}
+	if err := notifier.Notify(context.Background(), alert); err != nil {
+		t.Fatalf("notify: %v", err)
+	}
+
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", out.String(), err)
+	}
+	if line["level"] != "WARN" {
+		t.Errorf("level = %v, want the log level WARN", line["level"])
+	}
+	if line["alert_level"] != string(LevelCritical) {
+		t.Errorf("alert_level = %v, want %s", line["alert_level"], LevelCritical)
+	}
+	if n := strings.Count(out.String(), `"level":`); n != 1 {
+		t.Errorf("log line has %d level keys, want 1: %s", n, out.String())
+	}
 }

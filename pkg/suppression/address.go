@@ -23,33 +23,34 @@ const (
 )
 
 // ParseAddress normalizes s and checks that it is local@domain. It returns
-// an error wrapping ErrInvalidAddress that names what is wrong.
+// an error wrapping ErrInvalidAddress that names what is wrong. The error
+// leaves out the local part, because consumers log it.
 func ParseAddress(s string) (Address, error) {
 	s = strings.TrimSpace(s)
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
-		return "", fmt.Errorf("%w: %q has no @", ErrInvalidAddress, s)
+		return "", fmt.Errorf("%w: the address has no @", ErrInvalidAddress)
 	}
 	local, domain := s[:at], strings.TrimSuffix(strings.ToLower(s[at+1:]), ".")
 	switch {
 	case local == "":
-		return "", fmt.Errorf("%w: %q has an empty local part", ErrInvalidAddress, s)
+		return "", fmt.Errorf("%w: the local part is empty", ErrInvalidAddress)
 	case domain == "":
-		return "", fmt.Errorf("%w: %q has an empty domain", ErrInvalidAddress, s)
+		return "", fmt.Errorf("%w: the domain is empty", ErrInvalidAddress)
 	case len(local) > maxLocalLength:
-		return "", fmt.Errorf("%w: the local part of %q is longer than %d bytes", ErrInvalidAddress, s, maxLocalLength)
+		return "", fmt.Errorf("%w: the local part is longer than %d bytes", ErrInvalidAddress, maxLocalLength)
 	case len(domain) > maxDomainLength:
-		return "", fmt.Errorf("%w: the domain of %q is longer than %d bytes", ErrInvalidAddress, s, maxDomainLength)
+		return "", fmt.Errorf("%w: the domain is longer than %d bytes", ErrInvalidAddress, maxDomainLength)
 	case len(local)+1+len(domain) > maxAddressLength:
-		return "", fmt.Errorf("%w: %q is longer than %d bytes", ErrInvalidAddress, s, maxAddressLength)
+		return "", fmt.Errorf("%w: the address is longer than %d bytes", ErrInvalidAddress, maxAddressLength)
 	case strings.HasPrefix(domain, ".") || strings.Contains(domain, ".."):
-		return "", fmt.Errorf("%w: the domain of %q has an empty label", ErrInvalidAddress, s)
+		return "", fmt.Errorf("%w: the domain %q has an empty label", ErrInvalidAddress, domain)
 	case strings.ContainsAny(domain, "@[]\\\""):
-		return "", fmt.Errorf("%w: the domain of %q contains @, [, ], \\ or \"", ErrInvalidAddress, s)
+		return "", fmt.Errorf("%w: the domain %q contains @, [, ], \\ or \"", ErrInvalidAddress, domain)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] == 0x7f {
-			return "", fmt.Errorf("%w: %q contains white space or a control character", ErrInvalidAddress, s)
+			return "", fmt.Errorf("%w: the address contains white space or a control character", ErrInvalidAddress)
 		}
 	}
 	return Address(local + "@" + domain), nil

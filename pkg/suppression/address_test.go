@@ -3,6 +3,7 @@ package suppression
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,21 @@ func TestParseAddressRejects(t *testing.T) {
 	for _, in := range []string{"", "nobody", "@example.jp", "user@", "a b@example.jp", "user@exa..mple.jp", "user@.example.jp", "user@[1.2.3.4]x"} {
 		if _, err := ParseAddress(in); !errors.Is(err, ErrInvalidAddress) {
 			t.Errorf("ParseAddress(%q) error = %v, want ErrInvalidAddress", in, err)
+		}
+	}
+}
+
+func TestParseAddressErrorOmitsLocalPart(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("secret", 11) + "@example.jp"
+	for _, in := range []string{"secret.example.jp", "secret@", "Taro <secret@example.jp>", "secret@exa..mple.jp", long} {
+		_, err := ParseAddress(in)
+		if err == nil {
+			t.Errorf("ParseAddress(%q) accepted an invalid address", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("ParseAddress(%q) error %q contains the local part", in, err)
 		}
 	}
 }
