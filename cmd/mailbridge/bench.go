@@ -143,7 +143,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w (use --nats-url none to skip the stream check)", err)
 		}
 		defer nc.Close()
-		run.Counter = loadgen.StreamCounter{JS: js, Stream: *streamName, Filter: *prefix + ".*.*"}
+		run.Counter = loadgen.StreamCounter{JS: js, Stream: *streamName, Filters: loadgen.EventFilters(*prefix)}
 	}
 
 	report, err := loadgen.Run(ctx, run)
@@ -165,14 +165,16 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return nil
 }
 
-// connectBench connects to NATS at url without reconnecting.
+// connectBench connects to NATS at url. It tries to reconnect 30 times,
+// about a second apart, so that the stream check outlasts a restart of the
+// bridge with its embedded server.
 func connectBench(cfg benchConfig, url string) (*nats.Conn, jetstream.JetStream, error) {
 	cfg.NATSConfig.URL = url
 	opts, err := cfg.NATSConfig.options("mailbridge bench", slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect(splitURLs(url), append(opts, nats.MaxReconnects(0))...)
+	nc, err := nats.Connect(splitURLs(url), append(opts, nats.MaxReconnects(30))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
@@ -201,7 +203,7 @@ func printNATSBenchFlags(ctx context.Context, cfg benchConfig, natsURL string, a
 		return err
 	}
 	defer nc.Close()
-	shape, err := loadgen.SampleShape(ctx, js, streamName, prefix+".*.*", 1000)
+	shape, err := loadgen.SampleShape(ctx, js, streamName, loadgen.EventFilters(prefix), 1000)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func startBridge(t *testing.T) *testBridge {
 	}
 
 	bridge := &testBridge{
-		Counter:     loadgen.StreamCounter{JS: srv.JS, Stream: "MAIL", Filter: "mail.*.*"},
+		Counter:     loadgen.StreamCounter{JS: srv.JS, Stream: "MAIL", Filters: loadgen.EventFilters("mail")},
 		agents:      map[string]int{},
 		connections: map[string]int{},
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,19 +35,28 @@ type Shape struct {
 // size, a few bytes either way.
 const msgIDLength = 20
 
-// SampleShape reads n messages of the stream, at most, spread evenly from
-// its first to its last, and the number of subjects that match filter.
-func SampleShape(ctx context.Context, js jetstream.JetStream, streamName, filter string, n int) (Shape, error) {
+// SampleShape reads at most n of the stream's messages on subjects that
+// match filters, spread evenly from its first to its last message, and
+// counts the subjects that match.
+func SampleShape(ctx context.Context, js jetstream.JetStream, streamName string, filters []string, n int) (Shape, error) {
 	s, err := js.Stream(ctx, streamName)
 	if err != nil {
 		return Shape{}, fmt.Errorf("stream %s: %w", streamName, err)
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	info, err := s.Info(ctx)
 	if err != nil {
 		return Shape{}, fmt.Errorf("stream %s info: %w", streamName, err)
 	}
-	if info.State.Msgs == 0 {
-		return Shape{}, fmt.Errorf("stream %s is empty: post some webhooks first", streamName)
+	subjects := 0
+	for _, filter := range filters {
+		filtered, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		if err != nil {
+			return Shape{}, fmt.Errorf("stream %s info: %w", streamName, err)
+		}
+		subjects += len(filtered.State.Subjects)
+	}
+	if subjects == 0 {
+		return Shape{}, fmt.Errorf("stream %s has no message on %s: post some webhooks first", streamName, strings.Join(filters, ", "))
 	}
 
 	first, last := info.State.FirstSeq, info.State.LastSeq
@@ -66,6 +76,9 @@ func SampleShape(ctx context.Context, js jetstream.JetStream, streamName, filter
 		if err != nil {
 			return Shape{}, fmt.Errorf("stream %s message %d: %w", streamName, seq, err)
 		}
+		if !slices.ContainsFunc(filters, func(filter string) bool { return subjectMatches(filter, msg.Subject) }) {
+			continue
+		}
 		total += len(msg.Subject) + HeaderSize(msg.Header) + len(msg.Data)
 		headers = append(headers, msg.Header)
 	}
@@ -75,7 +88,7 @@ func SampleShape(ctx context.Context, js jetstream.JetStream, streamName, filter
 	slices.SortStableFunc(headers, func(a, b nats.Header) int { return HeaderSize(a) - HeaderSize(b) })
 	return Shape{
 		Sampled:  len(headers),
-		Subjects: len(info.State.Subjects),
+		Subjects: subjects,
 		Header:   headers[len(headers)/2],
 		Size:     total / len(headers),
 	}, nil
@@ -134,4 +147,20 @@ func (s Shape) NATSBenchArgs(subject, stream string) []string {
 		}
 	}
 	return args
+}
+
+// subjectMatches reports whether subject matches filter, whose tokens may
+// be * for any one token or a final > for one or more.
+func subjectMatches(filter, subject string) bool {
+	filterTokens := strings.Split(filter, ".")
+	subjectTokens := strings.Split(subject, ".")
+	for i, token := range filterTokens {
+		if token == ">" {
+			return len(subjectTokens) > i
+		}
+		if i >= len(subjectTokens) || token != "*" && token != subjectTokens[i] {
+			return false
+		}
+	}
+	return len(subjectTokens) == len(filterTokens)
 }

@@ -36,24 +36,25 @@ func TestSampleShapeMatchesStream(t *testing.T) {
 		}
 		wantTotal += len(msg.Subject) + loadgen.HeaderSize(msg.Header) + len(msg.Data)
 	}
-	// Not an event subject: outside the filter, but still a message.
-	if _, err := srv.JS.Publish(ctx, "mail.rejected", []byte("{}")); err != nil {
-		t.Fatalf("publish: %v", err)
+	// Not events: a rejected body and an alert, which are left out.
+	for _, subject := range []string{"mail.rejected", "mail.alerts.hard_bounce_rate"} {
+		if _, err := srv.JS.Publish(ctx, subject, []byte("{}")); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
 	}
-	wantTotal += len("mail.rejected") + 2
 
-	shape, err := loadgen.SampleShape(ctx, srv.JS, "MAIL", "mail.*.*", 0)
+	shape, err := loadgen.SampleShape(ctx, srv.JS, "MAIL", loadgen.EventFilters("mail"), 0)
 	if err != nil {
 		t.Fatalf("sample: %v", err)
 	}
-	if shape.Sampled != 10 {
-		t.Errorf("sampled %d messages, want 10", shape.Sampled)
+	if shape.Sampled != 9 {
+		t.Errorf("sampled %d messages, want 9", shape.Sampled)
 	}
 	if shape.Subjects != 3 {
 		t.Errorf("counted %d subjects, want 3", shape.Subjects)
 	}
-	if shape.Size != wantTotal/10 {
-		t.Errorf("average size %d, want %d", shape.Size, wantTotal/10)
+	if shape.Size != wantTotal/9 {
+		t.Errorf("average size %d, want %d", shape.Size, wantTotal/9)
 	}
 	if got := shape.Header.Get("ce-subject"); got != "uuuuu@example.jp" {
 		t.Errorf("median header has ce-subject %q, want the fifth message's", got)
@@ -106,7 +107,32 @@ func TestSampleShapeEmptyStream(t *testing.T) {
 	if _, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "MAIL", Subjects: []string{"mail.>"}}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	if _, err := loadgen.SampleShape(ctx, srv.JS, "MAIL", "mail.*.*", 10); err == nil || !strings.Contains(err.Error(), "post some webhooks first") {
+	if _, err := loadgen.SampleShape(ctx, srv.JS, "MAIL", loadgen.EventFilters("mail"), 10); err == nil || !strings.Contains(err.Error(), "post some webhooks first") {
 		t.Fatalf("err = %v, want one that says the stream is empty", err)
+	}
+}
+
+func TestStreamCounterCountsEventsOnly(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	ctx := natstest.Context(t, 10*time.Second)
+	if _, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "MAIL", Subjects: []string{"mail.>"}}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	subjects := []string{"mail.deliveries.queued", "mail.bounces.user_unknown", "mail.blocks.blocked",
+		"mail.rejected", "mail.alerts.hard_bounce_rate", "mail.suppressions.added"}
+	for _, subject := range subjects {
+		if _, err := srv.JS.Publish(ctx, subject, []byte("{}")); err != nil {
+			t.Fatalf("publish to %s: %v", subject, err)
+		}
+	}
+
+	counter := loadgen.StreamCounter{JS: srv.JS, Stream: "MAIL", Filters: loadgen.EventFilters("mail")}
+	n, err := counter.Count(ctx)
+	if err != nil {
+		t.Fatalf("count: %v", err)
+	}
+	if n != 3 {
+		t.Errorf("counted %d events, want 3: one delivery, one bounce, one block", n)
 	}
 }
