@@ -27,7 +27,7 @@ type (
 type serveConfig struct {
 	HTTPAddr           string        `envconfig:"HTTP_ADDR" default:":8080" desc:"listen address of the webhook ingress"`
 	ShutdownTimeout    time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop waits for webhooks in flight"`
-	PublishConnections int           `envconfig:"PUBLISH_CONNECTIONS" default:"1" desc:"NATS connections the ingress publishes over; concurrent webhooks are spread across them (more may help on machines with more cores)"`
+	PublishConnections int           `envconfig:"PUBLISH_CONNECTIONS" default:"1" desc:"NATS connections the ingress publishes over, 1 to 64; concurrent webhooks are spread across them (more may help on machines with more cores)"`
 
 	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send the request headers"`
 	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"how long a client may take to send the whole request, body included"`

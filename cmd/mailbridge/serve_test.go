@@ -56,8 +56,9 @@ func (b *lockedBuffer) records(t *testing.T, msg string) []map[string]any {
 func testServeConfig(t *testing.T) serveConfig {
 	t.Helper()
 	return serveConfig{
-		HTTPAddr:        "127.0.0.1:0",
-		ShutdownTimeout: 10 * time.Second,
+		HTTPAddr:           "127.0.0.1:0",
+		ShutdownTimeout:    10 * time.Second,
+		PublishConnections: 1,
 		IngressConfig: app.IngressConfig{
 			CMCTimezone:     "Asia/Tokyo",
 			MaxBodyBytes:    4 << 20,

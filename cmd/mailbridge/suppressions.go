@@ -176,15 +176,32 @@ func runSuppressionsCommand(ctx context.Context, client *suppression.Client, nam
 		}
 		return nil
 	}
+	// needAddress checks for one address operand. Errors about it name the
+	// address, which the API's own messages leave out.
+	needAddress := func() error {
+		if err := needOperands(1, "one address"); err != nil {
+			return err
+		}
+		if strings.TrimSpace(operands[0]) == "" {
+			return fmt.Errorf("%w: suppressions %s: the address is empty", errUsage, name)
+		}
+		return nil
+	}
+	aboutAddress := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("%q: %w", operands[0], err)
+	}
 
 	switch name {
 	case "get":
-		if err := needOperands(1, "one address"); err != nil {
+		if err := needAddress(); err != nil {
 			return err
 		}
 		s, err := client.SuppressionGet(ctx, operands[0])
 		if err != nil {
-			return err
+			return aboutAddress(err)
 		}
 		return printJSON(stdout, s)
 	case "list":
@@ -208,19 +225,19 @@ func runSuppressionsCommand(ctx context.Context, client *suppression.Client, nam
 		}
 		return nil
 	case "add":
-		if err := needOperands(1, "one address"); err != nil {
+		if err := needAddress(); err != nil {
 			return err
 		}
 		s, err := client.SuppressionAdd(ctx, operands[0], values.reason, values.note)
 		if err != nil {
-			return err
+			return aboutAddress(err)
 		}
 		return printJSON(stdout, s)
 	case "remove":
-		if err := needOperands(1, "one address"); err != nil {
+		if err := needAddress(); err != nil {
 			return err
 		}
-		return client.SuppressionRemove(ctx, operands[0])
+		return aboutAddress(client.SuppressionRemove(ctx, operands[0]))
 	case "check":
 		if len(operands) > 1 {
 			return fmt.Errorf("%w: suppressions check takes at most one file", errUsage)

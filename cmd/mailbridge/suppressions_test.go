@@ -100,3 +100,14 @@ func TestSuppressionsErrorsNameNextStep(t *testing.T) {
 		})
 	}
 }
+
+func TestSuppressionsGetEmptyAddress(t *testing.T) {
+	t.Setenv("MAILBRIDGE_ADMIN_URL", "http://127.0.0.1:1")
+	code, _, stderr := runCLI("suppressions", "get", " ")
+	if code != exitUsage {
+		t.Errorf("get with an empty address exited %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr, "the address is empty") {
+		t.Errorf("error %q does not say the address is empty", stderr)
+	}
+}

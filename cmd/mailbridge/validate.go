@@ -1,10 +1,18 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mailbridge/mailbridge/cmd/internal/app"
+	"github.com/mailbridge/mailbridge/pkg/bounce"
 )
+
+// maxPublishConnections bounds MAILBRIDGE_PUBLISH_CONNECTIONS. Each one is
+// a socket and a reader goroutine, and two were no faster than one on two
+// cores.
+const maxPublishConnections = 64
 
 // Allowed values of the range checks, shared by their messages.
 const (
@@ -22,6 +30,7 @@ func (c serveConfig) validate() error {
 		app.CheckAtLeast("SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Millisecond, positiveDuration),
 		app.CheckAtLeast("READ_HEADER_TIMEOUT", c.ReadHeaderTimeout, 0, "a duration such as 10s"),
 		app.CheckAtLeast("READ_TIMEOUT", c.ReadTimeout, 0, "a duration such as 30s"),
+		checkPublishConnections(c.PublishConnections),
 		c.IngressConfig.Validate(),
 		c.StreamConfig.Validate(),
 	)
@@ -40,7 +49,34 @@ func (s SuppressorSettings) validate() error {
 		app.CheckAtLeast("SUPPRESSION_DEFERRAL_THRESHOLD", s.DeferralThreshold, 0, "0 or more, where 0 never counts deferrals"),
 		app.CheckAtLeast("SUPPRESSION_ACK_WAIT", s.AckWait, time.Second, "a duration of 1s or more such as 30s"),
 		app.CheckAtLeast("SUPPRESSION_MAX_DELIVER", s.MaxDeliver, 1, positiveCount),
+		checkSenderReasons(s.SenderReasons),
 	)
+}
+
+// checkPublishConnections checks MAILBRIDGE_PUBLISH_CONNECTIONS.
+func checkPublishConnections(n int) error {
+	if n < 1 || n > maxPublishConnections {
+		return fmt.Errorf("%s_PUBLISH_CONNECTIONS %d is out of range: use 1 to %d", app.EnvPrefix, n, maxPublishConnections)
+	}
+	return nil
+}
+
+// checkSenderReasons checks that every reason in
+// MAILBRIDGE_SUPPRESSION_SENDER_REASONS is a bounce reason. A misspelt one
+// would match nothing, so that bounces for that reason would count against
+// the recipient.
+func checkSenderReasons(reasons []string) error {
+	for _, reason := range reasons {
+		if !bounce.Reason(reason).Valid() {
+			names := make([]string, 0, len(bounce.Reasons()))
+			for _, known := range bounce.Reasons() {
+				names = append(names, known.String())
+			}
+			return fmt.Errorf("%s_SUPPRESSION_SENDER_REASONS has the unknown reason %q: use reasons from %s",
+				app.EnvPrefix, reason, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 // validate checks the ranges of the alerter's numeric and duration

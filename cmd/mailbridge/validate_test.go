@@ -53,6 +53,12 @@ func TestComponentConfigValidateRanges(t *testing.T) {
 			return c.validate()
 		}, "MAILBRIDGE_BUFFER_MAX_BYTES"},
 		{"buffer size unused without buffer", func() error { c := testServeConfig(t); c.BufferMaxBytes = -1; return c.validate() }, ""},
+		{"zero publish connections", func() error { c := testServeConfig(t); c.PublishConnections = 0; return c.validate() }, "MAILBRIDGE_PUBLISH_CONNECTIONS"},
+		{"100000 publish connections", func() error { c := testServeConfig(t); c.PublishConnections = 100000; return c.validate() }, "MAILBRIDGE_PUBLISH_CONNECTIONS"},
+		{"64 publish connections", func() error { c := testServeConfig(t); c.PublishConnections = 64; return c.validate() }, ""},
+		{"misspelt sender reason", func() error { s := settings; s.SenderReasons = []string{"blocked", "nonsense"}; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SENDER_REASONS"},
+		{"sender reason with a space", func() error { s := settings; s.SenderReasons = []string{"blocked", " rejected"}; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SENDER_REASONS"},
+		{"known sender reasons", func() error { s := settings; s.SenderReasons = []string{"blocked", "rejected"}; return s.validate() }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

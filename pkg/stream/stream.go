@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -80,6 +81,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.St
 	s, err := js.CreateStream(ctx, cfg)
 	if err == nil {
 		return s, nil
+	}
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		return nil, fmt.Errorf("create stream %s: %w: is JetStream enabled on the NATS server? Start nats-server with -js, or set jetstream in its configuration", cfg.Name, err)
 	}
 	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
