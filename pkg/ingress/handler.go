@@ -56,6 +56,7 @@ type Handler struct {
 	// default: requests then skip making spans.
 	tracing bool
 	tally   tally
+	lines   logLimiter
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -126,7 +127,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.cfg.Logger.Enabled(r.Context(), level) {
 		return
 	}
-	h.cfg.Logger.LogAttrs(r.Context(), level, "webhook handled",
+	log := h.cfg.Logger.LogAttrs
+	if level >= slog.LevelWarn {
+		log = h.logFailure
+	}
+	log(r.Context(), level, "webhook handled",
 		slog.String("request_id", req.id),
 		slog.Int("status", status),
 		slog.String("event_type", req.eventType),
@@ -197,7 +202,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 		if err != nil {
 			rejected++
-			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook entry rejected",
+			h.logFailure(r.Context(), slog.LevelWarn, "webhook entry rejected",
 				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))
 			msg := h.rejectedMsg(req, raw, fmt.Sprintf("entry %d: %v", i, err))
 			msg.Header.Set(HeaderEventType, headerSafe(string(batch.EventType)))
@@ -223,7 +228,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		if h.cfg.Buffer != nil {
 			return h.buffer(w, r, req, batchMsgs, rejected, err)
 		}
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
+		h.logFailure(r.Context(), slog.LevelError, "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
 			"the events could not be stored in JetStream ("+shortError(err)+"): retry later; events already stored are not stored twice", nil)
@@ -335,7 +340,7 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *reques
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
 	defer cancel()
 	if err := h.publishAll(ctx, []pending{{msg: msg}}); err != nil {
-		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "publish of rejected body failed",
+		h.logFailure(r.Context(), slog.LevelError, "publish of rejected body failed",
 			slog.String("request_id", req.id), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter, "the body was invalid ("+reason+") and could not be kept either: retry later", nil)
 		return http.StatusServiceUnavailable, Result{}

@@ -83,6 +83,12 @@ func (h *Handler) logSummary(since time.Time) bool {
 	if counts.requests == 0 {
 		return false
 	}
+	// slog handlers drop the zero Attr, so only a summary after left-out
+	// failure lines counts them.
+	var omittedAttr slog.Attr
+	if omitted := h.lines.takeOmitted(); omitted > 0 {
+		omittedAttr = slog.Int64("omitted_lines", omitted)
+	}
 	h.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "webhooks handled",
 		slog.Int64("requests", counts.requests),
 		slog.Int64("failed", counts.failed),
@@ -91,6 +97,7 @@ func (h *Handler) logSummary(since time.Time) bool {
 		slog.Int64("rejected", counts.rejected),
 		slog.Int64("buffered", counts.buffered),
 		slog.Duration("period", time.Since(since).Round(time.Second)),
+		omittedAttr,
 	)
 	return true
 }

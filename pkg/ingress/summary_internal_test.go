@@ -78,3 +78,33 @@ func TestSummaryCountsStayTogether(t *testing.T) {
 		t.Errorf("summaries count %d requests in %d takes, want 20000", total, lines)
 	}
 }
+
+func TestLogLimiterOneLinePerInterval(t *testing.T) {
+	t.Parallel()
+	var l logLimiter
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+	if ok, omitted := l.allow("publish failed", start); !ok || omitted != 0 {
+		t.Fatalf("first line: allow = %v, %d; want true, 0", ok, omitted)
+	}
+	for i := range 3 {
+		if ok, _ := l.allow("publish failed", start.Add(time.Duration(i+1)*100*time.Millisecond)); ok {
+			t.Fatalf("line %d within the interval was let through", i+2)
+		}
+	}
+	if ok, _ := l.allow("webhook handled", start.Add(100*time.Millisecond)); !ok {
+		t.Error("another message was held back by the first one's interval")
+	}
+	ok, omitted := l.allow("publish failed", start.Add(logLimitInterval))
+	if !ok || omitted != 3 {
+		t.Errorf("line after the interval: allow = %v, %d; want true, 3", ok, omitted)
+	}
+
+	l.allow("publish failed", start.Add(logLimitInterval+time.Millisecond))
+	if n := l.takeOmitted(); n != 1 {
+		t.Errorf("takeOmitted = %d, want 1", n)
+	}
+	if n := l.takeOmitted(); n != 0 {
+		t.Errorf("second takeOmitted = %d, want 0", n)
+	}
+}

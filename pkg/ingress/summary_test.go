@@ -2,6 +2,7 @@ package ingress_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -99,5 +100,49 @@ func TestLogEveryWebhookAtInfo(t *testing.T) {
 		if atInfo != every || atDebug == every {
 			t.Errorf("LogEveryWebhook %v: line at Info %v, at Debug %v\n%s", every, atInfo, atDebug, b.logs)
 		}
+	}
+}
+
+func TestFailureLinesLimited(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	b := setup(t, func(c *ingress.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	const requests = 20
+	for range requests {
+		req, err := http.NewRequest(http.MethodGet, b.http.URL+ingress.WebhookPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := b.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("GET: status %d, want 405", resp.StatusCode)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.handler.LogSummaries(ctx, time.Hour)
+
+	// Every failure is either logged or counted as left out.
+	logged, omitted := 0, 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		switch {
+		case strings.Contains(line, `msg="webhook handled"`):
+			logged++
+			if strings.Contains(line, " omitted_lines=") {
+				omitted += intField(t, line, "omitted_lines")
+			}
+		case strings.Contains(line, `msg="webhooks handled"`) && strings.Contains(line, " omitted_lines="):
+			omitted += intField(t, line, "omitted_lines")
+		}
+	}
+	if logged == 0 || logged >= requests {
+		t.Errorf("%d lines for %d failed webhooks, want at least one and fewer than %d:\n%s", logged, requests, requests, logs)
+	}
+	if logged+omitted != requests {
+		t.Errorf("%d lines logged and %d left out, want %d in all:\n%s", logged, omitted, requests, logs)
 	}
 }
