@@ -109,7 +109,9 @@ func Decode(contentType string, body []byte, limits Limits) (*Batch, error) {
 
 	switch mediaType {
 	case "application/json":
-		return decodeJSONFast(body, limits)
+		// Some Windows tools start UTF-8 text with a byte order mark, which
+		// JSON parsers may ignore (RFC 8259, section 8.1).
+		return decodeJSONFast(bytes.TrimPrefix(body, []byte("\ufeff")), limits)
 	case "application/x-www-form-urlencoded":
 		values, err := url.ParseQuery(string(body))
 		if err != nil {

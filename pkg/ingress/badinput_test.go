@@ -116,6 +116,8 @@ func TestBadInputs(t *testing.T) {
 			status: 400, reason: "boundary"},
 		{name: "one bad entry among good ones", contentType: "application/json", body: []byte(goodAndBad),
 			status: 200, reason: "entry 1:", stored: 2},
+		{name: "JSON after a byte order mark", contentType: "application/json", body: []byte("\ufeff" + queued),
+			status: 200, stored: 1},
 		{name: "empty event list", contentType: "application/json",
 			body:   []byte(`{"event_type":"deliveries","server_composition":"pro","event":{"deliveries":[]}}`),
 			status: 200},

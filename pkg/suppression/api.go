@@ -344,6 +344,9 @@ func (a *api) importCSV(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the CSV is larger than %d bytes: split it into smaller files (the rows before the limit are imported)", a.cfg.MaxBodyBytes))
+	case errors.Is(err, ErrInvalidCSV) && result.Imported+result.Unchanged+result.InvalidCount > 0:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%v: the rows before it are done (%d imported, %d on the list already, %d invalid); fix the CSV and import it again, which leaves those rows as they are",
+			err, result.Imported, result.Unchanged, result.InvalidCount))
 	case errors.Is(err, ErrInvalidCSV):
 		writeError(w, http.StatusBadRequest, err.Error()+": send CSV with a header row that names an address column")
 	case err != nil:

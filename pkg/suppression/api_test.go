@@ -179,6 +179,7 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"check too many", "POST", "/v1/suppressions/check", testToken, string(tooMany), http.StatusRequestEntityTooLarge, ""},
 		{"limit out of range", "GET", "/v1/suppressions?limit=5000", testToken, "", http.StatusBadRequest, ""},
 		{"import without address column", "POST", "/v1/suppressions/import", testToken, "email,reason\na@example.jp,x\n", http.StatusBadRequest, ""},
+		{"import broken after two rows", "POST", "/v1/suppressions/import", testToken, "address\nr1@example.jp\nr2@example.jp\n\"r3@example.jp\n", http.StatusBadRequest, "(2 imported, 0 on the list already, 0 invalid)"},
 		{"not suppressed", "GET", "/v1/suppressions/a@example.jp", testToken, "", http.StatusNotFound, ""},
 		{"add unknown field", "PUT", "/v1/suppressions/a@example.jp", testToken, `{"reasn": "complaint"}`, http.StatusBadRequest, "reasn"},
 		{"add two values", "PUT", "/v1/suppressions/a@example.jp", testToken, `{"reason": "complaint"} {}`, http.StatusBadRequest, "valid JSON"},
