@@ -53,6 +53,17 @@ func TestComponentConfigValidateRanges(t *testing.T) {
 			return c.validate()
 		}, "MAILBRIDGE_BUFFER_MAX_BYTES"},
 		{"buffer size unused without buffer", func() error { c := testServeConfig(t); c.BufferMaxBytes = -1; return c.validate() }, ""},
+		{"negative max store", func() error { c := testServeConfig(t); c.EmbeddedMaxStore = -1; return c.validate() }, "MAILBRIDGE_EMBEDDED_JETSTREAM_MAX_STORE_BYTES"},
+		{"stream larger than max store", func() error {
+			c := testServeConfig(t)
+			c.EmbeddedMaxStore, c.StreamMaxBytes = 1<<20, 2<<20
+			return c.validate()
+		}, "MAILBRIDGE_STREAM_MAX_BYTES"},
+		{"stream within max store", func() error {
+			c := testServeConfig(t)
+			c.EmbeddedMaxStore, c.StreamMaxBytes = 2<<20, 1<<20
+			return c.validate()
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
