@@ -66,6 +66,7 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	srv, err := embedded.Start(embedded.Options{
 		Addr:     c.EmbeddedAddr,
 		StoreDir: storeDir,
+		MaxStore: c.EmbeddedMaxStore,
 		Logger:   natsServerLogger{logger: logger},
 	})
 	if err != nil {
@@ -76,7 +77,8 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 	if addr := srv.Addr(); addr != nil {
 		listen = addr.String()
 	}
-	logger.Info("embedded nats server started", slog.String("client_addr", listen), slog.String("store_dir", storeDir))
+	logger.Info("embedded nats server started", slog.String("client_addr", listen), slog.String("store_dir", storeDir),
+		slog.Int64("max_store_bytes", maxStore(srv)))
 
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(srv))...)
 	if err != nil {
@@ -86,6 +88,15 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	return &natsSetup{conn: nc, server: srv, closed: closed, unlock: unlock}, nil
+}
+
+// maxStore returns the JetStream max store of srv in bytes, or 0 when
+// JetStream is off.
+func maxStore(srv *server.Server) int64 {
+	if config := srv.JetStreamConfig(); config != nil {
+		return config.MaxStore
+	}
+	return 0
 }
 
 // embeddedStartError adds to err the variable to change and how.

@@ -147,6 +147,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready chan
 		Registerer:     registry,
 		TracerProvider: tracerProvider,
 		Publishers:     publishers,
+		StorageCheck:   setup.storageCheck(cfg.NATSConfig, cfg.StreamConfig.StreamName),
 	})
 	if err != nil {
 		return err

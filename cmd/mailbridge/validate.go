@@ -33,7 +33,13 @@ func (c serveConfig) validate() error {
 		checkPublishConnections(c.PublishConnections),
 		c.IngressConfig.Validate(),
 		c.StreamConfig.Validate(),
+		app.NATSConfig(c.NATSConfig).Validate(),
 	)
+	if err == nil && c.NATSConfig.URL == "" && c.EmbeddedMaxStore > 0 && c.StreamMaxBytes > c.EmbeddedMaxStore {
+		// JetStream reserves the stream's max bytes when it creates the
+		// stream, and rejects a stream larger than its max store.
+		err = fmt.Errorf("%s_STREAM_MAX_BYTES %d is larger than %s_EMBEDDED_JETSTREAM_MAX_STORE_BYTES %d: JetStream rejects the stream, so lower the first or raise the second", app.EnvPrefix, c.StreamMaxBytes, app.EnvPrefix, c.EmbeddedMaxStore)
+	}
 	if err != nil || c.OnUnavailable != onUnavailableBuffer {
 		return err
 	}

@@ -59,6 +59,17 @@ func TestComponentConfigValidateRanges(t *testing.T) {
 		{"misspelt sender reason", func() error { s := settings; s.SenderReasons = []string{"blocked", "nonsense"}; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SENDER_REASONS"},
 		{"sender reason with a space", func() error { s := settings; s.SenderReasons = []string{"blocked", " rejected"}; return s.validate() }, "MAILBRIDGE_SUPPRESSION_SENDER_REASONS"},
 		{"known sender reasons", func() error { s := settings; s.SenderReasons = []string{"blocked", "rejected"}; return s.validate() }, ""},
+		{"negative max store", func() error { c := testServeConfig(t); c.EmbeddedMaxStore = -1; return c.validate() }, "MAILBRIDGE_EMBEDDED_JETSTREAM_MAX_STORE_BYTES"},
+		{"stream larger than max store", func() error {
+			c := testServeConfig(t)
+			c.EmbeddedMaxStore, c.StreamMaxBytes = 1<<20, 2<<20
+			return c.validate()
+		}, "MAILBRIDGE_STREAM_MAX_BYTES"},
+		{"stream within max store", func() error {
+			c := testServeConfig(t)
+			c.EmbeddedMaxStore, c.StreamMaxBytes = 2<<20, 1<<20
+			return c.validate()
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,9 @@ type Server struct {
 	StoreDir string
 	// Port is the client port, kept across Restart.
 	Port int
+	// MaxStore is JetStream's max store in bytes, kept across Restart; 0
+	// lets nats-server size it from the free disk space.
+	MaxStore int64
 }
 
 // Start starts a JetStream server on 127.0.0.1 with a random port and
@@ -30,6 +33,17 @@ type Server struct {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{StoreDir: tb.TempDir(), Port: -1}
+	s.start(tb)
+	tb.Cleanup(s.Shutdown)
+	return s
+}
+
+// StartWithMaxStore is Start with JetStream's max store set to maxStore
+// bytes, over which JetStream rejects publishes with "insufficient
+// resources", as it does on a disk it measured as full.
+func StartWithMaxStore(tb testing.TB, maxStore int64) *Server {
+	tb.Helper()
+	s := &Server{StoreDir: tb.TempDir(), Port: -1, MaxStore: maxStore}
 	s.start(tb)
 	tb.Cleanup(s.Shutdown)
 	return s
@@ -44,6 +58,8 @@ func (s *Server) start(tb testing.TB) {
 		StoreDir:  s.StoreDir,
 		NoLog:     true,
 		NoSigs:    true,
+		// nats-server reads 0 as "not set".
+		JetStreamMaxStore: s.MaxStore,
 	})
 	if err != nil {
 		tb.Fatalf("configure nats server: %v", err)

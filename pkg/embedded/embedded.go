@@ -23,6 +23,12 @@ type Options struct {
 	// StoreDir is the directory for JetStream's files.
 	StoreDir string
 
+	// MaxStore is JetStream's max store in bytes, over which it rejects new
+	// messages with "insufficient resources" (API error code 10023). Zero
+	// leaves nats-server's default: 75% of the disk space free at start,
+	// plus 75% of what the store already holds (nats-server v2.15.3).
+	MaxStore int64
+
 	// ServerName names the server in logs and in JetStream. Defaults to
 	// "mailbridge".
 	ServerName string
@@ -82,6 +88,8 @@ func Start(opts Options) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true,
+		// nats-server reads 0 as "not set" and sizes the limit itself.
+		JetStreamMaxStore: opts.MaxStore,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configure embedded NATS server: %w", err)

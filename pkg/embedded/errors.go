@@ -13,3 +13,17 @@ var (
 	// cannot be created or written.
 	ErrStoreDir = errors.New("embedded NATS store directory unusable")
 )
+
+// Errors of CheckStorage.
+var (
+	// ErrJetStreamDisabled is returned when the server has turned JetStream
+	// off, which nats-server does after some write errors.
+	ErrJetStreamDisabled = errors.New("JetStream is disabled")
+	// ErrStreamWriteFailed is returned when a write to the stream failed,
+	// such as on a full disk. nats-server keeps the error, and fails every
+	// later write to the stream, until it restarts.
+	ErrStreamWriteFailed = errors.New("JetStream cannot write to the stream")
+	// ErrStoreFull is returned when JetStream's store usage is over its max
+	// store, so that it rejects new messages with "insufficient resources".
+	ErrStoreFull = errors.New("JetStream storage is full")
+)

@@ -45,6 +45,14 @@ type Config struct {
 	// not store, and the batch gets a 200 response. Nil responds 503 instead.
 	Buffer Buffer
 
+	// StorageCheck, when set, returns why the JetStream server cannot store
+	// events, or nil while it can. /readyz runs it on every probe, and a
+	// webhook whose publish failed runs it to explain the 503. While it
+	// fails, webhooks run it before publishing and get 503 at once instead
+	// of waiting PublishTimeout. Nil skips these checks, as for a remote
+	// cluster whose state only its servers know.
+	StorageCheck func() error
+
 	// Limits bound what one body may contain.
 	Limits cmc.Limits
 

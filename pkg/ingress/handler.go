@@ -57,6 +57,7 @@ type Handler struct {
 	tracing bool
 	tally   tally
 	lines   logLimiter
+	storage storageState
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -459,10 +460,22 @@ func isNoop(provider trace.TracerProvider) bool {
 // discard policy new.
 const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
 
+// jsErrCodeInsufficientResources is the JetStream API error code of a
+// message rejected because the server's store usage is over its max
+// store, which nats-server sizes from the free disk space unless it is
+// configured.
+const jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
+
 func shortError(err error) string {
+	if reason := storageReason(err); reason != "" {
+		return reason
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStreamStoreFailed && strings.HasPrefix(apiErr.Description, "maximum ") {
 		return "the stream is full, " + apiErr.Description + ", so raise the stream's limits or remove old events"
+	}
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeInsufficientResources {
+		return "JetStream storage is full (" + apiErr.Description + "), so free disk space on the NATS server or raise its max store, then restart it"
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

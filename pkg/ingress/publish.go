@@ -62,5 +62,19 @@ func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 	if !collector.nc.IsConnected() {
 		return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, nats.ErrDisconnected)
 	}
-	return collector.publish(ctx, batch)
+	// Fail at once too while JetStream cannot store, because a stream with
+	// a write error sends no pub ack at all.
+	if h.storageFailing() {
+		if storageErr := h.checkStorage(ctx); storageErr != nil {
+			return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, storageErr)
+		}
+	}
+	err = collector.publish(ctx, batch)
+	if err != nil {
+		// Check whether storage is the cause, so that the 503 names it.
+		if storageErr := h.checkStorage(ctx); storageErr != nil {
+			err = fmt.Errorf("%w: %w", err, storageErr)
+		}
+	}
+	return err
 }

@@ -13,7 +13,8 @@ import (
 const WebhookPath = "/webhooks/cmc"
 
 // Routes returns the ingress's HTTP routes: the webhook, /healthz (the
-// process is up), /readyz (NATS is connected and the stream answers) and,
+// process is up), /readyz (NATS is connected, Config.StorageCheck passes
+// and the stream info request succeeds) and,
 // when gatherer is not nil, /metrics.
 func (h *Handler) Routes(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
@@ -31,6 +32,10 @@ func (h *Handler) Routes(gatherer prometheus.Gatherer) http.Handler {
 func (h *Handler) serveReady(w http.ResponseWriter, r *http.Request) {
 	if h.nc != nil && !h.nc.IsConnected() {
 		writeError(w, http.StatusServiceUnavailable, "not connected to NATS (status "+h.nc.Status().String()+")")
+		return
+	}
+	if err := h.checkStorage(r.Context()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -78,7 +78,12 @@ func newBuilder(t testing.TB) *mailevent.Builder {
 // front of it. edit, when given, changes the handler's configuration.
 func setup(t *testing.T, edit func(*ingress.Config)) *bridge {
 	t.Helper()
-	srv := natstest.Start(t)
+	return setupOn(t, natstest.Start(t), edit)
+}
+
+// setupOn is setup with a JetStream server the test started.
+func setupOn(t *testing.T, srv *natstest.Server, edit func(*ingress.Config)) *bridge {
+	t.Helper()
 	ctx := natstest.Context(t, 10*time.Second)
 	_, err := stream.Ensure(ctx, srv.JS, stream.Config{Name: streamName, Subjects: []string{"mail.>"}})
 	if err != nil {

@@ -25,6 +25,9 @@ type NATSConfig struct {
 
 	EmbeddedAddr string `envconfig:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded NATS server (host:port); port -1 listens nowhere"`
 	DataDir      string `envconfig:"DATA_DIR" default:"./data" desc:"directory of the embedded server's JetStream store"`
+	// EmbeddedMaxStore is passed to the embedded server as JetStream's max
+	// store.
+	EmbeddedMaxStore int64 `envconfig:"EMBEDDED_JETSTREAM_MAX_STORE_BYTES" default:"0" desc:"JetStream's max store of the embedded server in bytes; over it webhooks are answered 503 until events are removed; 0 lets nats-server size it from the disk space free at start"`
 
 	// RetryConnect keeps trying a NATS_URL that is unreachable at start
 	// instead of failing. It is set by code, not by the environment.

@@ -56,6 +56,10 @@ type IngressDeps struct {
 	// unreachable. Nil answers 503 instead.
 	Buffer ingress.Buffer
 
+	// StorageCheck returns why JetStream cannot store events, for /readyz
+	// and the 503 responses. Nil checks nothing.
+	StorageCheck func() error
+
 	// LogEveryWebhook logs each handled webhook at Info, for a process that
 	// does not live long enough to log a summary a minute.
 	LogEveryWebhook bool
@@ -96,6 +100,7 @@ func NewIngress(cfg IngressConfig, streamCfg StreamConfig, deps IngressDeps) (*i
 		Publishers:      deps.Publishers,
 		Buffer:          deps.Buffer,
 		LogEveryWebhook: deps.LogEveryWebhook,
+		StorageCheck:    deps.StorageCheck,
 	})
 	if err != nil {
 		return nil, err

@@ -38,6 +38,12 @@ func (c IngressConfig) Validate() error {
 	)
 }
 
+// Validate returns an error naming the first numeric variable out of its
+// range.
+func (c NATSConfig) Validate() error {
+	return CheckAtLeast("EMBEDDED_JETSTREAM_MAX_STORE_BYTES", c.EmbeddedMaxStore, 0, "a number of bytes, or 0 for nats-server's default")
+}
+
 // Validate returns an error naming the first numeric or duration variable
 // out of its range.
 func (c StreamConfig) Validate() error {
