@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/mailbridge/mailbridge/cmd/internal/app"
 )
@@ -48,3 +54,47 @@ func writeVariables(w io.Writer, cfg any) error { return app.WriteVariables(w, c
 
 // splitURLs turns a comma-separated list into a NATS server list.
 func splitURLs(list string) string { return app.SplitURLs(list) }
+
+// warnUnknownVariables logs a warning for each variable in environ that
+// starts with MAILBRIDGE_ but that no command reads, such as a misspelt
+// MAILBRIDGE_WEBHOOK_APIKEY, which would otherwise leave the setting at
+// its default without a word.
+func warnUnknownVariables(logger *slog.Logger, environ []string) {
+	for _, name := range unknownVariables(environ) {
+		logger.Warn("unknown environment variable ignored: check its spelling in 'mailbridge help'", slog.String("variable", name))
+	}
+}
+
+// unknownVariables returns the names in environ, as from os.Environ, that
+// start with MAILBRIDGE_ and that none of the commands' configurations
+// has, sorted.
+func unknownVariables(environ []string) []string {
+	var keys bytes.Buffer
+	for _, cfg := range append([]any{&serveConfig{}}, helpConfigs()...) {
+		if err := envconfig.Usagef(app.EnvPrefix, cfg, &keys, "{{range .}}{{usage_key .}}\n{{end}}"); err != nil {
+			return nil
+		}
+	}
+	known := map[string]bool{}
+	for _, key := range strings.Fields(keys.String()) {
+		known[key] = true
+	}
+	var unknown []string
+	for _, entry := range environ {
+		name, _, _ := strings.Cut(entry, "=")
+		if strings.HasPrefix(name, app.EnvPrefix+"_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
+}
+
+// helpConfigs returns the configuration of each help section.
+func helpConfigs() []any {
+	configs := make([]any, len(helpSections))
+	for i, section := range helpSections {
+		configs[i] = section.config
+	}
+	return configs
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +41,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	warnUnknownVariables(logger, os.Environ())
 	if err := tuneRuntime(logger, cfg.NATSConfig.URL == ""); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,7 @@ func startStandalone(ctx context.Context, cfg standaloneConfig, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
+	warnUnknownVariables(logger, os.Environ())
 	mode, err := mailevent.ParseMode(cfg.CloudEventsMode)
 	if err != nil {
 		return nil, fmt.Errorf("MAILBRIDGE_CLOUDEVENTS_MODE: %w", err)

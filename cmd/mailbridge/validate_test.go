@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,24 @@ func TestServeRejectsNegativePublishTimeout(t *testing.T) {
 	err := serve(ctx, cfg, testLogger(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "MAILBRIDGE_PUBLISH_TIMEOUT") {
 		t.Errorf("serve with a negative publish timeout = %v, want an error naming MAILBRIDGE_PUBLISH_TIMEOUT", err)
+	}
+}
+
+func TestUnknownVariablesFound(t *testing.T) {
+	t.Parallel()
+	environ := []string{
+		"MAILBRIDGE_WEBHOOK_API_KEY=secret",
+		"MAILBRIDGE_WEBHOOK_APIKEY=secret",
+		"MAILBRIDGE_ALERT_SLACK_URL=http://127.0.0.1:1/hook",
+		"MAILBRIDGE_ADMIN_TOKEN=t",
+		"MAILBRIDGE_CMC_API_KEY=k",
+		"MAILBRIDGE_NAT_URL=nats://127.0.0.1:4222",
+		"PATH=/usr/bin",
+		"GOGC=100",
+	}
+	got := unknownVariables(environ)
+	want := []string{"MAILBRIDGE_NAT_URL", "MAILBRIDGE_WEBHOOK_APIKEY"}
+	if !slices.Equal(got, want) {
+		t.Errorf("unknownVariables = %q, want %q", got, want)
 	}
 }
