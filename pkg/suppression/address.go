@@ -22,11 +22,19 @@ const (
 	maxAddressLength = 254
 )
 
-// ParseAddress normalizes s and checks that it is local@domain. It returns
+// ParseAddress normalizes s and checks that it is local@domain, or a
+// display name followed by local@domain in angle brackets. It returns
 // an error wrapping ErrInvalidAddress that names what is wrong. The error
 // leaves out the local part, because consumers log it.
 func ParseAddress(s string) (Address, error) {
 	s = strings.TrimSpace(s)
+	// A name-addr such as "Taro <taro@example.jp>" gives the address in
+	// its angle brackets.
+	if strings.HasSuffix(s, ">") {
+		if open := strings.LastIndexByte(s, '<'); open >= 0 {
+			s = strings.TrimSpace(s[open+1 : len(s)-1])
+		}
+	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
 		return "", fmt.Errorf("%w: the address has no @", ErrInvalidAddress)
@@ -35,6 +43,8 @@ func ParseAddress(s string) (Address, error) {
 	switch {
 	case local == "":
 		return "", fmt.Errorf("%w: the local part is empty", ErrInvalidAddress)
+	case strings.Contains(local, "@") && !(len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'):
+		return "", fmt.Errorf("%w: the local part contains @ outside quotes", ErrInvalidAddress)
 	case domain == "":
 		return "", fmt.Errorf("%w: the domain is empty", ErrInvalidAddress)
 	case len(local) > maxLocalLength:

@@ -13,11 +13,14 @@ import (
 func TestParseAddressNormalizes(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"  User@Example.JP  ":    "User@example.jp",
-		"user@example.jp.":       "user@example.jp",
-		`"a@b"@example.jp`:       `"a@b"@example.jp`,
-		"日本語@例え.JP":              "日本語@例え.jp",
-		"a+tag/x=y.z@sub.ex.com": "a+tag/x=y.z@sub.ex.com",
+		"  User@Example.JP  ":           "User@example.jp",
+		"user@example.jp.":              "user@example.jp",
+		`"a@b"@example.jp`:              `"a@b"@example.jp`,
+		"日本語@例え.JP":                     "日本語@例え.jp",
+		"a+tag/x=y.z@sub.ex.com":        "a+tag/x=y.z@sub.ex.com",
+		"Taro Yamada <User@Example.JP>": "User@example.jp",
+		"山田 太郎 <taro@example.jp>":       "taro@example.jp",
+		"<user@example.jp>":             "user@example.jp",
 	}
 	for in, want := range cases {
 		got, err := ParseAddress(in)
@@ -29,7 +32,7 @@ func TestParseAddressNormalizes(t *testing.T) {
 
 func TestParseAddressRejects(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{"", "nobody", "@example.jp", "user@", "a b@example.jp", "user@exa..mple.jp", "user@.example.jp", "user@[1.2.3.4]x"} {
+	for _, in := range []string{"", "nobody", "@example.jp", "user@", "a b@example.jp", "user@exa..mple.jp", "user@.example.jp", "user@[1.2.3.4]x", "a@b@example.jp", "<>", "Taro <>"} {
 		if _, err := ParseAddress(in); !errors.Is(err, ErrInvalidAddress) {
 			t.Errorf("ParseAddress(%q) error = %v, want ErrInvalidAddress", in, err)
 		}
@@ -39,7 +42,7 @@ func TestParseAddressRejects(t *testing.T) {
 func TestParseAddressErrorOmitsLocalPart(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("secret", 11) + "@example.jp"
-	for _, in := range []string{"secret.example.jp", "secret@", "Taro <secret@example.jp>", "secret@exa..mple.jp", long} {
+	for _, in := range []string{"secret.example.jp", "secret@", "Taro <secret@exa mple.jp>", "secret@b@example.jp", "secret@exa..mple.jp", long} {
 		_, err := ParseAddress(in)
 		if err == nil {
 			t.Errorf("ParseAddress(%q) accepted an invalid address", in)
