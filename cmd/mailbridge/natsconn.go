@@ -58,9 +58,13 @@ func connectNATS(ctx context.Context, c NATSConfig, name string, logger *slog.Lo
 		return &natsSetup{conn: nc, closed: closed}, nil
 	}
 
-	unlock, err := lockDataDir(c.DataDir)
+	unlock, previous, err := lockDataDir(c.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if previous != "" {
+		logger.Warn("the last run on this data directory did not stop cleanly: jetstream checks and recovers its store, which can take a while for a large one",
+			slog.String("data_dir", c.DataDir), slog.String("previous_pid", previous))
 	}
 	storeDir := filepath.Join(c.DataDir, "jetstream")
 	srv, err := embedded.Start(embedded.Options{
