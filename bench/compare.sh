@@ -6,8 +6,9 @@
 # same CloudEvents headers and the same average size, read from a warm-up
 # through the bridge (mailbridge bench --nats-bench-flags). One more async
 # run with plain messages of BENCH_MSG_SIZE is the reference that JetStream's
-# own figures are usually quoted for. It does all this twice:
-#
+# own figures are usually quoted for. mailbridge then stores as many events
+# in 100-event batches. 1-event requests are measured afterwards on fresh
+# processes. It does all this twice:
 #   embedded  The default `mailbridge serve`, with its embedded NATS server
 #             in the same process. nats bench connects to it over TCP.
 #   external  `mailbridge serve` with MAILBRIDGE_NATS_URL set, against a
@@ -16,14 +17,15 @@
 # Everything listens on 127.0.0.1 and lives in a temporary directory that
 # is removed on exit, with every process this script started. Installs
 # nats (natscli v0.5.0) and nats-server v2.15.3 with go install when they
-# are missing. Takes about 3 to 4 minutes.
+# are missing. Takes about 2 to 3 minutes.
 #
 # Environment variables, all optional:
 #
 #   BENCH_MODES         modes to run, in order (default "embedded external")
 #   BENCH_MSG_SIZE      message size of the plain nats bench run (default 700B)
-#   BENCH_NATS_MSGS     messages per nats bench run (default 300000)
-#   BENCH_SECONDS       seconds per mailbridge run (default 15)
+#   BENCH_NATS_MSGS     messages per nats bench run, and events in the
+#                       100-event run (default 300000)
+#   BENCH_SECONDS       seconds per 1-event run (default 15)
 #   BENCH_CONCURRENCY   requests in flight, 100-event batches (default 8)
 #   BENCH_CONCURRENCY_1 requests in flight, 1-event requests (default 32)
 set -euo pipefail
@@ -121,49 +123,67 @@ field() { grep "^$1" "$work/bench-$2.txt" | head -1 | sed "s|^$1 *||"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 row() { printf '| %-46s | %16s | %20s | %15s |\n' "$1" "$2" "$3" "$4"; }
 
-# stop_processes stops what the last mode started.
+# stop_processes stops what start_processes started.
 stop_processes() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   pids=()
 }
 
-# measure MODE runs the nats bench publishers and mailbridge on one NATS
-# server, and appends the mode's table to $work/report.txt.
-measure() {
-  local mode=$1
+# start_processes MODE PHASE starts mailbridge serve, and in the external
+# mode a nats-server, on fresh ports and a fresh store, and sets nats_url,
+# base and bridge_pid.
+start_processes() {
+  local mode=$1 phase=$2
   local nats_port http_port
   nats_port=$(free_port)
   http_port=$(free_port)
   nats_url="nats://127.0.0.1:$nats_port"
   base="http://127.0.0.1:$http_port"
-
-  log "== $mode mode"
   case $mode in
   embedded)
     # The default serve, with the suppression list and alerting off so
     # that only the ingress and its NATS server share the process.
-    MAILBRIDGE_EMBEDDED_NATS_ADDR="127.0.0.1:$nats_port" MAILBRIDGE_DATA_DIR="$work/data-$mode" \
+    MAILBRIDGE_EMBEDDED_NATS_ADDR="127.0.0.1:$nats_port" MAILBRIDGE_DATA_DIR="$work/data-$mode-$phase" \
       MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" MAILBRIDGE_SUPPRESSOR=false MAILBRIDGE_ALERTER=false \
-      "$work/mailbridge" serve >"$work/mailbridge-$mode.log" 2>&1 &
+      "$work/mailbridge" serve >"$work/mailbridge-$mode-$phase.log" 2>&1 &
     bridge_pid=$!
     pids+=("$bridge_pid")
     wait_for curl -fsS "$base/readyz"
     log "mailbridge (pid $bridge_pid) on $base, its embedded NATS server on $nats_url"
     ;;
   external)
-    nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats-server.log" 2>&1 &
+    nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream-$phase" >"$work/nats-server-$phase.log" 2>&1 &
     pids+=($!)
     wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
     log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
     MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
-      "$work/mailbridge" serve >"$work/mailbridge-$mode.log" 2>&1 &
+      "$work/mailbridge" serve >"$work/mailbridge-$mode-$phase.log" 2>&1 &
     bridge_pid=$!
     pids+=("$bridge_pid")
     wait_for curl -fsS "$base/readyz"
     log "mailbridge (pid $bridge_pid) on $base"
     ;;
   esac
+}
+
+# measure MODE measures in two phases and appends the mode's table to
+# $work/report.txt.
+#
+# Throughput: nats bench and then mailbridge with 100-event batches, on one
+# NATS server, each storing the same number of messages. JetStream keeps
+# every message id of its 2-minute duplicate window in memory, per stream,
+# and nats bench starts each run on a new stream: so the bridge starts
+# from a stream that holds only its warm-up, and stores as many messages.
+#
+# Latency: 1-event requests, as fast as they go and then at half that
+# rate, on fresh processes, so that the ids of the throughput phase do
+# not weigh on them.
+measure() {
+  local mode=$1
+
+  log "== $mode mode, throughput"
+  start_processes "$mode" throughput
 
   # A few batches through the bridge give the shape of its messages
   # (subjects, headers, average size), so that nats bench can publish
@@ -195,9 +215,15 @@ measure() {
   log "  $fast_rate msgs/s"
   nats -s "$nats_url" stream rm benchstream -f >/dev/null 2>&1 || true
 
-  # The 1-event runs go first: JetStream keeps every message id of the
-  # duplicate window (2 minutes) in memory, and the hundreds of thousands
-  # that the 100-event run adds would otherwise weigh on their latency.
+  local requests=$(((nats_msgs + 99) / 100))
+  log "mailbridge, $requests requests of 100 events ($((requests * 100)) events), concurrency $concurrency"
+  bridge_bench "$mode-batch100" --batch 100 --concurrency "$concurrency" --count "$requests"
+  local bridge_size
+  bridge_size=$(stored_size "$nats_url" MAIL)
+  stop_processes
+
+  log "== $mode mode, latency"
+  start_processes "$mode" latency
   log "mailbridge, 1-event requests, concurrency $concurrency_1, ${seconds}s"
   bridge_bench "$mode-single" --batch 1 --concurrency "$concurrency_1" --duration "${seconds}s"
   local single_rps half_rate
@@ -205,8 +231,7 @@ measure() {
   half_rate=$((single_rps / 2))
   log "mailbridge, 1-event requests at half that rate ($half_rate req/s), ${seconds}s"
   bridge_bench "$mode-half" --batch 1 --concurrency "$concurrency_1" --rate "$half_rate" --duration "${seconds}s"
-  log "mailbridge, 100-event batches, concurrency $concurrency, ${seconds}s"
-  bridge_bench "$mode-batch100" --batch 100 --concurrency "$concurrency" --duration "${seconds}s"
+  stop_processes
 
   local batch_eps
   batch_eps=$(field 'events/s:' "$mode-batch100")
@@ -230,16 +255,14 @@ measure() {
     row "nats bench js pub atomic, mailbridge's shape" "$atomic_rate" "$(ratio "$atomic_rate" "$shaped_rate")" "$(ratio "$atomic_rate" "$async_rate")"
     row "nats bench js pub fast, mailbridge's shape" "$fast_rate" "$(ratio "$fast_rate" "$shaped_rate")" "$(ratio "$fast_rate" "$async_rate")"
     row "mailbridge, 100-event batches (json)" "$batch_eps" "$(ratio "$batch_eps" "$shaped_rate")" "$(ratio "$batch_eps" "$async_rate")"
-    row "mailbridge, 1-event requests (json)" "$single_rps" "$(ratio "$single_rps" "$shaped_rate")" "$(ratio "$single_rps" "$async_rate")"
     echo
     echo "100-event batches: $(field 'latency:' "$mode-batch100"); errors $(errors_of "$mode-batch100"); stream $(stream_of "$mode-batch100"); $(field 'bridge CPU:' "$mode-batch100")"
     echo "1-event requests:  $single_rps req/s; $(field 'latency:' "$mode-single"); errors $(errors_of "$mode-single"); stream $(stream_of "$mode-single"); $(field 'bridge CPU:' "$mode-single")"
     echo "1-event at $half_rate req/s: $(field 'latency:' "$mode-half"); errors $(errors_of "$mode-half"); stream $(stream_of "$mode-half")"
-    echo "$memory over all runs: $(field 'bridge peak RSS:' "$mode-batch100")"
-    echo "stored message size, average of subject, headers, data and record: mailbridge $(stored_size "$nats_url" MAIL) bytes, nats bench with mailbridge's shape $shaped_size bytes"
+    echo "$memory: $(field 'bridge peak RSS:' "$mode-batch100") in the throughput phase, $(field 'bridge peak RSS:' "$mode-half") in the latency phase"
+    echo "stored message size, average of subject, headers, data and record: mailbridge $bridge_size bytes, nats bench with mailbridge's shape $shaped_size bytes"
     echo "nats bench flags for mailbridge's shape: ${shape[*]}"
   } >>"$work/report.txt"
-  stop_processes
 }
 
 : >"$work/report.txt"
