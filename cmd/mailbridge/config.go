@@ -82,6 +82,11 @@ func unknownVariables(environ []string) []string {
 	var unknown []string
 	for _, entry := range environ {
 		name, _, _ := strings.Cut(entry, "=")
+		// The example consumer in examples/hardfailures reads its own
+		// variables, often from the same environment.
+		if strings.HasPrefix(name, app.EnvPrefix+"_HARDFAILURES_") {
+			continue
+		}
 		if strings.HasPrefix(name, app.EnvPrefix+"_") && !known[name] {
 			unknown = append(unknown, name)
 		}

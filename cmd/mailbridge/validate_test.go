@@ -113,6 +113,7 @@ func TestUnknownVariablesFound(t *testing.T) {
 		"MAILBRIDGE_ADMIN_TOKEN=t",
 		"MAILBRIDGE_CMC_API_KEY=k",
 		"MAILBRIDGE_NAT_URL=nats://127.0.0.1:4222",
+		"MAILBRIDGE_HARDFAILURES_OUTPUT=hard.csv",
 		"PATH=/usr/bin",
 		"GOGC=100",
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/pkg/stream"
 )
 
 // Level is the severity of an alert.
@@ -136,7 +138,7 @@ func openStateStore(ctx context.Context, js jetstream.JetStream, bucket string, 
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open KV bucket %s: %w", bucket, err)
+		return nil, fmt.Errorf("open KV bucket %s: %w", bucket, stream.JetStreamHint(err))
 	}
 	return &stateStore{kv: kv}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -138,7 +139,7 @@ func decodeJSON(body []byte, limits Limits) (*Batch, error) {
 		return nil, fmt.Errorf("%w: body must be a JSON object", ErrMalformed)
 	}
 	if name, ok := repeatedField(body); ok {
-		return nil, fmt.Errorf("%w: field %s appears more than once: send each field once", ErrMalformed, name)
+		return nil, fmt.Errorf("%w: %w: field %s appears more than once: send each field once", ErrMalformed, ErrRepeated, name)
 	}
 	var raw jsonBody
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -182,7 +183,7 @@ func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, 
 	// field would lose the others unnoticed.
 	for _, name := range bodyFieldNames {
 		if n := len(values[name]); n > 1 {
-			return nil, fmt.Errorf("%w: field %s appears %d times: send each field once", ErrMalformed, name, n)
+			return nil, fmt.Errorf("%w: %w: field %s appears %d times: send each field once", ErrMalformed, ErrRepeated, name, n)
 		}
 	}
 	batch := &Batch{
@@ -211,25 +212,44 @@ func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, 
 // The names are compared ignoring case, as encoding/json matches them, and
 // encoding/json would keep only the last value.
 func repeatedField(body []byte) (string, bool) {
-	decoder := json.NewDecoder(bytes.NewReader(body))
+	return repeatedKey(body, bodyFieldNames[:], true)
+}
+
+// repeatedKey returns the first member name of the JSON object in raw that
+// appears more than once, among names or among all names when names is
+// nil. With fold, names that differ only in case count as the same. It
+// returns false for a value that is not an object or not valid JSON,
+// which the caller's decoding reports.
+func repeatedKey(raw []byte, names []string, fold bool) (string, bool) {
+	decoder := json.NewDecoder(bytes.NewReader(raw))
 	if token, err := decoder.Token(); err != nil || token != json.Delim('{') {
 		return "", false
 	}
-	var seen [len(bodyFieldNames)]bool
+	seen := map[string]bool{}
 	for decoder.More() {
 		token, err := decoder.Token()
 		if err != nil {
 			return "", false
 		}
 		name, _ := token.(string)
-		for i, field := range bodyFieldNames {
-			if !strings.EqualFold(name, field) {
-				continue
+		key := name
+		if names != nil {
+			i := slices.IndexFunc(names, func(known string) bool {
+				return known == name || fold && strings.EqualFold(known, name)
+			})
+			if i < 0 {
+				key = ""
+			} else {
+				key = names[i]
 			}
-			if seen[i] {
-				return field, true
+		} else if fold {
+			key = strings.ToLower(name)
+		}
+		if key != "" {
+			if seen[key] {
+				return key, true
 			}
-			seen[i] = true
+			seen[key] = true
 		}
 		var value json.RawMessage
 		if err := decoder.Decode(&value); err != nil {
@@ -263,6 +283,9 @@ func finishBatch(batch *Batch, event json.RawMessage) (*Batch, error) {
 	case '[':
 		list = event
 	case '{':
+		if name, repeated := repeatedKey(event, []string{string(batch.EventType)}, false); repeated {
+			return nil, fmt.Errorf("%w: %w: field event has the %q list more than once: send one list", ErrMalformed, ErrRepeated, name)
+		}
 		var wrapper map[string]json.RawMessage
 		if err := json.Unmarshal(event, &wrapper); err != nil {
 			return nil, fmt.Errorf("%w: field event: %v", ErrMalformed, describeJSONError(err))

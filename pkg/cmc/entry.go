@@ -77,6 +77,9 @@ func ParseEntry(raw json.RawMessage) (Entry, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return Entry{}, fmt.Errorf("%w: entry is not a JSON object", ErrMalformed)
 	}
+	if name, repeated := repeatedKey(trimmed, nil, false); repeated {
+		return Entry{}, fmt.Errorf("%w: %w: entry has the field %s more than once", ErrMalformed, ErrRepeated, name)
+	}
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
 		return Entry{}, fmt.Errorf("%w: entry: %v", ErrMalformed, describeJSONError(err))
 	}

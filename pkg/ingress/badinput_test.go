@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -127,6 +128,15 @@ func TestBadInputs(t *testing.T) {
 		{name: "event twice in JSON, once capitalised", contentType: "application/json",
 			body:   []byte(`{"event_type":"deliveries","Event":{"deliveries":[]},"event":{"deliveries":[]}}`),
 			status: 400, reason: "field event appears more than once"},
+		{name: "event list twice in JSON", contentType: "application/json",
+			body:   []byte(`{"event_type":"deliveries","event":{"deliveries":[{"created":"2023-01-25 14:03:06","to":"a@example.jp","status":"queued"}],"deliveries":[{"created":"2023-01-25 14:03:07","to":"b@example.jp","status":"queued"}]}}`),
+			status: 400, reason: `has the "deliveries" list more than once: send one list`},
+		{name: "event list twice in a form", contentType: "application/x-www-form-urlencoded",
+			body:   []byte("event_type=deliveries&event=" + url.QueryEscape(`{"deliveries":[],"deliveries":[]}`)),
+			status: 400, reason: `has the "deliveries" list more than once`},
+		{name: "entry with to twice", contentType: "application/json",
+			body:   []byte(`{"event_type":"deliveries","event":{"deliveries":[{"created":"2023-01-25 14:03:06","to":"a@example.jp","to":"b@example.jp","status":"queued"}]}}`),
+			status: 200, reason: "entry has the field to more than once"},
 		{name: "event twice in a form", contentType: "application/x-www-form-urlencoded",
 			body:   []byte("event_type=deliveries&event=%7B%22deliveries%22%3A%5B%5D%7D&event=%7B%22deliveries%22%3A%5B%5D%7D"),
 			status: 400, reason: "field event appears 2 times"},

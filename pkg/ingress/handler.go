@@ -130,7 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := h.cfg.Logger.LogAttrs
 	if level >= slog.LevelWarn {
-		log = h.logFailure
+		key := "webhook handled " + strconv.Itoa(status)
+		log = func(ctx context.Context, level slog.Level, message string, attrs ...slog.Attr) {
+			h.logFailure(ctx, level, key, message, attrs...)
+		}
 	}
 	log(r.Context(), level, "webhook handled",
 		slog.String("request_id", req.id),
@@ -203,7 +206,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 		if err != nil {
 			rejected++
-			h.logFailure(r.Context(), slog.LevelWarn, "webhook entry rejected",
+			h.logFailure(r.Context(), slog.LevelWarn, "webhook entry rejected", "webhook entry rejected",
 				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))
 			msg := h.rejectedMsg(req, raw, fmt.Sprintf("entry %d: %v", i, err))
 			msg.Header.Set(HeaderEventType, headerSafe(string(batch.EventType)))
@@ -229,7 +232,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		if h.cfg.Buffer != nil {
 			return h.buffer(w, r, req, batchMsgs, rejected, err)
 		}
-		h.logFailure(r.Context(), slog.LevelError, "publish failed",
+		h.logFailure(r.Context(), slog.LevelError, "publish failed", "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
 			"the events could not be stored in JetStream ("+shortError(err)+"): retry later; events already stored are not stored twice", nil)
@@ -341,7 +344,7 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *reques
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
 	defer cancel()
 	if err := h.publishAll(ctx, []pending{{msg: msg}}); err != nil {
-		h.logFailure(r.Context(), slog.LevelError, "publish of rejected body failed",
+		h.logFailure(r.Context(), slog.LevelError, "publish of rejected body failed", "publish of rejected body failed",
 			slog.String("request_id", req.id), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter, "the body was invalid ("+reason+") and could not be kept either: retry later", nil)
 		return http.StatusServiceUnavailable, Result{}

@@ -27,7 +27,7 @@ func decodeReason(contentType string, body []byte, err error) string {
 		bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 		return "the body looks like JSON but was read as a form because Content-Type is application/x-www-form-urlencoded: send Content-Type: application/json"
 	}
-	if errors.Is(err, cmc.ErrMalformed) {
+	if errors.Is(err, cmc.ErrMalformed) && !errors.Is(err, cmc.ErrRepeated) {
 		return err.Error() + ": send the whole webhook body, as JSON or as form fields"
 	}
 	return err.Error()

@@ -140,3 +140,18 @@ func TestRejectionLogsReason(t *testing.T) {
 		}
 	}
 }
+
+func TestRepeatedFieldHint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	body := `{"event_type":"deliveries","event":{"deliveries":[]},"event":{"deliveries":[]}}`
+
+	message := b.post(t, "application/json", []byte(body), nil).errorMessage(t)
+
+	if !strings.Contains(message, "send each field once") {
+		t.Errorf("error %q does not say to send each field once", message)
+	}
+	if strings.Contains(message, "send the whole webhook body") {
+		t.Errorf("error %q gives the hint for a cut-off body", message)
+	}
+}

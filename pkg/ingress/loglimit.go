@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// logLimitInterval is how often each failure message may be logged.
+// logLimitInterval is how often each kind of failure line may be logged.
 const logLimitInterval = time.Second
 
-// logLimiter lets one line of each failure message through per interval,
+// logLimiter lets one line of each kind of failure through per interval,
 // so that an outage at thousands of webhooks a second logs a few lines a
 // second, not thousands. It counts the lines it leaves out.
 type logLimiter struct {
@@ -18,24 +18,24 @@ type logLimiter struct {
 	lines map[string]*limitedLine
 }
 
-// limitedLine is the state of one message.
+// limitedLine is the state of one kind of line.
 type limitedLine struct {
 	next    time.Time
 	omitted int64
 }
 
-// allow reports whether a line with message may be logged at now, and how
+// allow reports whether a line with key may be logged at now, and how
 // many lines with it were left out since the last one logged.
-func (l *logLimiter) allow(message string, now time.Time) (bool, int64) {
+func (l *logLimiter) allow(key string, now time.Time) (bool, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lines == nil {
 		l.lines = map[string]*limitedLine{}
 	}
-	line := l.lines[message]
+	line := l.lines[key]
 	if line == nil {
 		line = &limitedLine{}
-		l.lines[message] = line
+		l.lines[key] = line
 	}
 	if now.Before(line.next) {
 		line.omitted++
@@ -60,14 +60,17 @@ func (l *logLimiter) takeOmitted() int64 {
 }
 
 // logFailure logs a Warn or Error line about one webhook. Unless Debug is
-// on, each message is logged at most once a second, and the line carries how
-// many like it were left out before it.
-func (h *Handler) logFailure(ctx context.Context, level slog.Level, message string, attrs ...slog.Attr) {
+// on or every webhook is logged, lines with the same key are logged at
+// most once a second, and the line carries how many like it were left
+// out before it. The key is the message, with the status for lines that
+// share a message across statuses, so that a flood of one failure does
+// not hide another.
+func (h *Handler) logFailure(ctx context.Context, level slog.Level, key, message string, attrs ...slog.Attr) {
 	if !h.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	if !h.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
-		ok, omitted := h.lines.allow(message, time.Now())
+	if !h.cfg.LogEveryWebhook && !h.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		ok, omitted := h.lines.allow(key, time.Now())
 		if !ok {
 			return
 		}

@@ -146,3 +146,51 @@ func TestFailureLinesLimited(t *testing.T) {
 		t.Errorf("%d lines logged and %d left out, want %d in all:\n%s", logged, omitted, requests, logs)
 	}
 }
+
+func TestFailureLinesLimitedPerStatus(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	b := setup(t, func(c *ingress.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.Auth = ingress.Auth{APIKey: testAPIKey}
+	})
+	body := readExample(t, exampleNames(t)[0])
+	for range 20 {
+		if resp := b.post(t, "application/json", body, http.Header{"Authorization": {"Bearer wrong"}}); resp.status != http.StatusUnauthorized {
+			t.Fatalf("wrong key: status %d, want 401", resp.status)
+		}
+	}
+	resp := b.post(t, "application/json", []byte(`{"event_type":`), http.Header{"Authorization": {"Bearer " + testAPIKey}})
+	if resp.status != http.StatusBadRequest {
+		t.Fatalf("cut-off body: status %d, want 400", resp.status)
+	}
+
+	if !strings.Contains(logs.String(), "status=400") {
+		t.Errorf("the 400 after a flood of 401s was not logged:\n%s", logs)
+	}
+}
+
+func TestFailureLinesAllLoggedWithLogEveryWebhook(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	b := setup(t, func(c *ingress.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.LogEveryWebhook = true
+	})
+	const requests = 20
+	for range requests {
+		req, err := http.NewRequest(http.MethodGet, b.http.URL+ingress.WebhookPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := b.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	if n := strings.Count(logs.String(), `msg="webhook handled"`); n != requests {
+		t.Errorf("%d lines for %d failed webhooks, want one each:\n%s", n, requests, logs)
+	}
+}

@@ -82,15 +82,24 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.St
 	if err == nil {
 		return s, nil
 	}
-	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
-		return nil, fmt.Errorf("create stream %s: %w: is JetStream enabled on the NATS server? Start nats-server with -js, or set jetstream in its configuration", cfg.Name, err)
-	}
 	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, JetStreamHint(err))
 	}
 	s, err = js.UpdateStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("update stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// JetStreamHint adds to err the question whether JetStream is enabled,
+// with how to enable it, when err is what a NATS server without JetStream
+// answers: no responders, or JetStream not enabled. It returns other
+// errors as they are.
+func JetStreamHint(err error) error {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return fmt.Errorf("%w: is JetStream enabled on the NATS server? Start nats-server with -js, or set jetstream in its configuration", err)
+	}
+	return err
 }

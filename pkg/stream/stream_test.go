@@ -2,6 +2,8 @@ package stream_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,22 @@ func TestEnsureWithoutJetStream(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "Start nats-server with -js") {
 		t.Errorf("error %q does not say how to enable JetStream", err)
+	}
+}
+
+func TestJetStreamHint(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{nats.ErrNoResponders, jetstream.ErrJetStreamNotEnabled, jetstream.ErrJetStreamNotEnabledForAccount} {
+		hinted := stream.JetStreamHint(fmt.Errorf("open KV bucket alerts: %w", err))
+		if !errors.Is(hinted, err) {
+			t.Errorf("hinted error %q no longer wraps %v", hinted, err)
+		}
+		if !strings.Contains(hinted.Error(), "Start nats-server with -js") {
+			t.Errorf("error %q has no hint", hinted)
+		}
+	}
+	other := errors.New("timeout")
+	if got := stream.JetStreamHint(other); got != other {
+		t.Errorf("JetStreamHint changed an unrelated error to %q", got)
 	}
 }

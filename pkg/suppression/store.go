@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/pkg/stream"
 )
 
 // maxAttempts bounds the compare-and-set attempts of one change.
@@ -38,7 +40,7 @@ func NewStore(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, 
 		Replicas:    c.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update bucket %s: %w", c.Bucket, err)
+		return nil, fmt.Errorf("create or update bucket %s: %w", c.Bucket, stream.JetStreamHint(err))
 	}
 	return &Store{
 		kv:     kv,
