@@ -73,7 +73,13 @@ func Summary(d *Data) string {
 		}
 	}
 	sentence := fmt.Sprintf("%s: %d %s of %d %s in the last %s (%s).", percent(d.Value), num, what, volume, of, d.Window, levels(d))
-	if d.State == "resolved" {
+	switch {
+	case d.State != "resolved":
+	case d.MinVolume > 0 && volume < d.MinVolume:
+		// The rate may still be high: the alert ends because too few sends
+		// are left to judge it.
+		sentence = "Too few " + of + " left to judge the rate: " + sentence
+	default:
 		sentence = "Back to " + sentence
 	}
 	return sentence

@@ -470,3 +470,17 @@ func TestLogNotifierLevelKeys(t *testing.T) {
 		t.Errorf("log line has %d level keys, want 1: %s", n, out.String())
 	}
 }
+
+func TestSummaryResolvedBelowMinimum(t *testing.T) {
+	t.Parallel()
+	data := Data{Rule: RuleDomainFailureRate, State: "resolved", Value: 1, Window: "1h", Warning: 0.05, MinVolume: 200,
+		Counts: &Counts{Hard: 10, Sent: 10}}
+	if got := Summary(&data); !strings.HasPrefix(got, "Too few sends left to judge the rate: 100.0%: 10 failures of 10 sends") {
+		t.Errorf("summary = %q, want one that says too few sends are left", got)
+	}
+
+	data.Value, data.MinVolume, data.Counts = 0.01, 0, &Counts{Hard: 2, Sent: 200}
+	if got := Summary(&data); !strings.HasPrefix(got, "Back to 1.0%: 2 failures of 200 sends") {
+		t.Errorf("summary = %q, want it to start with Back to", got)
+	}
+}
