@@ -21,9 +21,9 @@ var errDataDirLocked = errors.New("data directory locked")
 // lock file, so that on Unix two embedded servers cannot share one
 // JetStream store. The returned function releases the lock and empties the
 // file. The operating system also releases the lock when the process ends,
-// crashes included, but then the file keeps the process id: previous
-// returns it, so that the next start can say the last run did not stop
-// cleanly. It is "" after a clean stop.
+// crashes included, but then the file keeps the process id. previous is
+// that id, so that the next start can warn that the last run did not stop
+// cleanly, and "" after a clean stop.
 func lockDataDir(dir string) (unlock func(), previous string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("MAILBRIDGE_DATA_DIR %s cannot be created, so create it or set another MAILBRIDGE_DATA_DIR: %w", dir, err)

@@ -93,8 +93,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.St
 }
 
 // JetStreamHint adds to err the question whether JetStream is enabled,
-// with how to enable it, when err is what a NATS server without JetStream
-// answers: no responders, or JetStream not enabled. It returns other
+// with how to enable it, when err is the reply of a NATS server without
+// JetStream: no responders, or JetStream not enabled. It returns other
 // errors as they are.
 func JetStreamHint(err error) error {
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
