@@ -27,7 +27,7 @@
 #                       100-event run (default 300000)
 #   BENCH_SECONDS       seconds per 1-event run (default 15)
 #   BENCH_CONCURRENCY   requests in flight, 100-event batches (default 8)
-#   BENCH_CONCURRENCY_1 requests in flight, 1-event requests (default 32)
+#   BENCH_CONCURRENCY_1 requests in flight, 1-event requests (default 64)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ msg_size=${BENCH_MSG_SIZE:-700B}
 nats_msgs=${BENCH_NATS_MSGS:-300000}
 seconds=${BENCH_SECONDS:-15}
 concurrency=${BENCH_CONCURRENCY:-8}
-concurrency_1=${BENCH_CONCURRENCY_1:-32}
+concurrency_1=${BENCH_CONCURRENCY_1:-64}
 
 work=$(mktemp -d -t mailbridge-bench.XXXXXX)
 pids=()
@@ -172,9 +172,9 @@ start_processes() {
 #
 # Throughput: nats bench and then mailbridge with 100-event batches, on one
 # NATS server, each storing the same number of messages. JetStream keeps
-# every message id of its 2-minute duplicate window in memory, per stream,
-# and nats bench starts each run on a new stream: so the bridge starts
-# from a stream that holds only its warm-up, and stores as many messages.
+# every message id of its 2-minute duplicate window in memory, per stream.
+# nats bench starts each run on a new stream, so the bridge starts from a
+# stream that holds only its warm-up, and stores as many messages.
 #
 # Latency: 1-event requests, as fast as they go and then at half that
 # rate, on fresh processes, so that the ids of the throughput phase do
