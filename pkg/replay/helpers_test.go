@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mailbridge/mailbridge/internal/natstest"
 	"github.com/mailbridge/mailbridge/pkg/cmc"
@@ -93,7 +94,10 @@ func setupStream(t *testing.T, n int, mode mailevent.Mode) (*natstest.Server, []
 		if err != nil {
 			t.Fatalf("build event %d: %v", i, err)
 		}
-		seq := publish(t, srv, mailevent.Encode(&ev, subject, mode), "")
+		msg := mailevent.Encode(&ev, subject, mode)
+		// The ingress stores each event with the stream it expects.
+		msg.Header.Set(jetstream.ExpectedStreamHeader, testStream)
+		seq := publish(t, srv, msg, "")
 		events = append(events, stored{seq: seq, subject: subject, event: ev})
 	}
 	return srv, events

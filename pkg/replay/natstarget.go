@@ -99,6 +99,11 @@ func (t *NATSTarget) JetStream() bool { return t.jetStream }
 func (t *NATSTarget) Send(ctx context.Context, item *Item) error {
 	msg := &nats.Msg{Subject: t.subject(item.NATSSubject), Header: make(nats.Header, len(item.Header)+1), Data: item.Data}
 	for name, values := range item.Header {
+		// Expectations such as Nats-Expected-Stream: MAIL, which the
+		// ingress sets, hold for the source stream, not for the target.
+		if strings.HasPrefix(strings.ToLower(name), "nats-expected-") {
+			continue
+		}
 		msg.Header[name] = values
 	}
 	msg.Header[mailevent.HeaderMsgID] = []string{item.Event.ID}
