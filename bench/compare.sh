@@ -270,7 +270,7 @@ for mode in ${BENCH_MODES:-embedded external}; do
   case $mode in
   embedded | external) measure "$mode" ;;
   *)
-    echo "unknown mode in BENCH_MODES: $mode (use embedded, external or both)" >&2
+    echo "unknown mode in BENCH_MODES: $mode (use embedded, external, or \"embedded external\" for both)" >&2
     exit 2
     ;;
   esac
