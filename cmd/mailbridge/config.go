@@ -70,7 +70,7 @@ func warnUnknownVariables(logger *slog.Logger, environ []string) {
 // has, sorted.
 func unknownVariables(environ []string) []string {
 	var keys bytes.Buffer
-	for _, cfg := range append([]any{&serveConfig{}}, helpConfigs()...) {
+	for _, cfg := range allConfigs() {
 		if err := envconfig.Usagef(app.EnvPrefix, cfg, &keys, "{{range .}}{{usage_key .}}\n{{end}}"); err != nil {
 			return nil
 		}
@@ -95,11 +95,12 @@ func unknownVariables(environ []string) []string {
 	return unknown
 }
 
-// helpConfigs returns the configuration of each help section.
-func helpConfigs() []any {
-	configs := make([]any, len(helpSections))
-	for i, section := range helpSections {
-		configs[i] = section.config
+// allConfigs returns serve's configuration and that of each help section:
+// every variable that help lists.
+func allConfigs() []any {
+	configs := []any{&serveConfig{}}
+	for _, section := range helpSections {
+		configs = append(configs, section.config)
 	}
 	return configs
 }

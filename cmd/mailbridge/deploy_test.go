@@ -64,11 +64,7 @@ func loadHelpReference(t *testing.T) helpReference {
 	}
 
 	// The defaults come from the same structs that help prints.
-	configs := []any{&serveConfig{}}
-	for _, section := range helpSections {
-		configs = append(configs, section.config)
-	}
-	for _, cfg := range configs {
+	for _, cfg := range allConfigs() {
 		collectDefaults(reflect.TypeOf(cfg).Elem(), ref.defaults)
 	}
 	return ref

@@ -74,9 +74,10 @@ func checkPublishConnections(n int) error {
 func checkSenderReasons(reasons []string) error {
 	for _, reason := range reasons {
 		if !bounce.Reason(reason).Valid() {
-			names := make([]string, 0, len(bounce.Reasons()))
-			for _, known := range bounce.Reasons() {
-				names = append(names, known.String())
+			known := bounce.Reasons()
+			names := make([]string, len(known))
+			for i, name := range known {
+				names[i] = name.String()
 			}
 			return fmt.Errorf("%s_SUPPRESSION_SENDER_REASONS has the unknown reason %q: use reasons from %s",
 				app.EnvPrefix, reason, strings.Join(names, ", "))

@@ -217,7 +217,7 @@ func repeatedField(body []byte) (string, bool) {
 
 // repeatedKey returns the first member name of the JSON object in raw that
 // appears more than once, among names or among all names when names is
-// nil. With fold, names that differ only in case count as the same. It
+// nil. With fold, a member matches a name that differs only in case. It
 // returns false for a value that is not an object or not valid JSON,
 // which the caller's decoding reports.
 func repeatedKey(raw []byte, names []string, fold bool) (string, bool) {
@@ -232,20 +232,17 @@ func repeatedKey(raw []byte, names []string, fold bool) (string, bool) {
 			return "", false
 		}
 		name, _ := token.(string)
-		key := name
+		key, tracked := name, true
 		if names != nil {
 			i := slices.IndexFunc(names, func(known string) bool {
 				return known == name || fold && strings.EqualFold(known, name)
 			})
-			if i < 0 {
-				key = ""
-			} else {
+			tracked = i >= 0
+			if tracked {
 				key = names[i]
 			}
-		} else if fold {
-			key = strings.ToLower(name)
 		}
-		if key != "" {
+		if tracked {
 			if seen[key] {
 				return key, true
 			}

@@ -33,14 +33,14 @@ func (h *Handler) buffer(w http.ResponseWriter, r *http.Request, req *request, b
 		msgs[i] = batch[i].msg
 	}
 	if err := h.cfg.Buffer.Store(ctx, msgs); err != nil {
-		h.logFailure(r.Context(), slog.LevelError, "publish and buffer failed", "publish and buffer failed",
+		h.logLimited(r.Context(), slog.LevelError, "publish and buffer failed", "publish and buffer failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batch)),
 			slog.Any("error", publishErr), slog.Any("buffer_error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
 			"the events could not be stored in JetStream ("+shortError(publishErr)+") nor in the local buffer: retry later; events already stored are not stored twice", nil)
 		return http.StatusServiceUnavailable, Result{}
 	}
-	h.logFailure(r.Context(), slog.LevelWarn, "batch buffered", "batch buffered",
+	h.logLimited(r.Context(), slog.LevelWarn, "batch buffered", "batch buffered",
 		slog.String("request_id", req.id), slog.Int("messages", len(batch)), slog.Any("error", publishErr))
 
 	result := Result{Rejected: rejected, Buffered: len(batch) - rejected}

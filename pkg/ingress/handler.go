@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,7 +58,10 @@ type Handler struct {
 	tracing bool
 	tally   tally
 	lines   logLimiter
-	storage storageState
+	// storageFailing is whether the last storage check failed, so that
+	// webhooks skip the publish while JetStream cannot store, and the log
+	// has one line when storage fails and one when it works again.
+	storageFailing atomic.Bool
 }
 
 // New returns a Handler that publishes through js. nc is the connection js
@@ -128,14 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.cfg.Logger.Enabled(r.Context(), level) {
 		return
 	}
-	log := h.cfg.Logger.LogAttrs
-	if level >= slog.LevelWarn {
-		key := "webhook handled " + strconv.Itoa(status)
-		log = func(ctx context.Context, level slog.Level, message string, attrs ...slog.Attr) {
-			h.logFailure(ctx, level, key, message, attrs...)
-		}
-	}
-	log(r.Context(), level, "webhook handled",
+	h.logLimited(r.Context(), level, "webhook handled "+strconv.Itoa(status), "webhook handled",
 		slog.String("request_id", req.id),
 		slog.Int("status", status),
 		slog.String("event_type", req.eventType),
@@ -206,7 +203,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 		if err != nil {
 			rejected++
-			h.logFailure(r.Context(), slog.LevelWarn, "webhook entry rejected", "webhook entry rejected",
+			h.logLimited(r.Context(), slog.LevelWarn, "webhook entry rejected", "webhook entry rejected",
 				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))
 			msg := h.rejectedMsg(req, raw, fmt.Sprintf("entry %d: %v", i, err))
 			msg.Header.Set(HeaderEventType, headerSafe(string(batch.EventType)))
@@ -232,7 +229,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		if h.cfg.Buffer != nil {
 			return h.buffer(w, r, req, batchMsgs, rejected, err)
 		}
-		h.logFailure(r.Context(), slog.LevelError, "publish failed", "publish failed",
+		h.logLimited(r.Context(), slog.LevelError, "publish failed", "publish failed",
 			slog.String("request_id", req.id), slog.Int("messages", len(batchMsgs)), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter,
 			"the events could not be stored in JetStream ("+shortError(err)+"): retry later; events already stored are not stored twice", nil)
@@ -344,7 +341,7 @@ func (h *Handler) rejectBody(w http.ResponseWriter, r *http.Request, req *reques
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
 	defer cancel()
 	if err := h.publishAll(ctx, []pending{{msg: msg}}); err != nil {
-		h.logFailure(r.Context(), slog.LevelError, "publish of rejected body failed", "publish of rejected body failed",
+		h.logLimited(r.Context(), slog.LevelError, "publish of rejected body failed", "publish of rejected body failed",
 			slog.String("request_id", req.id), slog.Any("error", err))
 		writeUnavailable(w, h.cfg.RetryAfter, "the body was invalid ("+reason+") and could not be kept either: retry later", nil)
 		return http.StatusServiceUnavailable, Result{}

@@ -59,17 +59,18 @@ func (l *logLimiter) takeOmitted() int64 {
 	return total
 }
 
-// logFailure logs a Warn or Error line about one webhook. Unless Debug is
-// on or every webhook is logged, lines with the same key are logged at
-// most once a second, and the line carries how many like it were left
-// out before it. The key is the message, with the status for lines that
-// share a message across statuses, so that a flood of one failure does
-// not hide another.
-func (h *Handler) logFailure(ctx context.Context, level slog.Level, key, message string, attrs ...slog.Attr) {
+// logLimited logs a line about one webhook. A line at Warn or above is
+// logged at most once a second for each key, unless Debug is on or every
+// webhook is logged, and then carries how many lines with its key were
+// left out before it. The key is the message, with the status added for
+// a message that every status shares, so that a flood of one failure
+// does not hide another.
+func (h *Handler) logLimited(ctx context.Context, level slog.Level, key, message string, attrs ...slog.Attr) {
 	if !h.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	if !h.cfg.LogEveryWebhook && !h.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+	limited := level >= slog.LevelWarn && !h.cfg.LogEveryWebhook && !h.cfg.Logger.Enabled(ctx, slog.LevelDebug)
+	if limited {
 		ok, omitted := h.lines.allow(key, time.Now())
 		if !ok {
 			return

@@ -64,7 +64,7 @@ func (h *Handler) publishAll(ctx context.Context, batch []pending) (err error) {
 	}
 	// Fail at once too while JetStream cannot store, because a stream with
 	// a write error sends no pub ack at all.
-	if h.storageFailing() {
+	if h.storageFailing.Load() {
 		if storageErr := h.checkStorage(ctx); storageErr != nil {
 			return fmt.Errorf("publish %d messages: %w: %w", len(batch), errNotStored, storageErr)
 		}

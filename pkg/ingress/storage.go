@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync/atomic"
 )
 
 // storageError is a failure of Config.StorageCheck: JetStream cannot store
@@ -14,13 +13,6 @@ type storageError struct{ err error }
 func (e *storageError) Error() string { return e.err.Error() }
 func (e *storageError) Unwrap() error { return e.err }
 
-// storageState remembers whether the last storage check failed, so that
-// webhooks skip the publish while JetStream cannot store, and the log has
-// one line when storage fails and one when it works again.
-type storageState struct {
-	failing atomic.Bool
-}
-
 // checkStorage runs Config.StorageCheck and logs a change of its result.
 // It returns a *storageError, or nil when storage works or no check is
 // configured.
@@ -29,7 +21,7 @@ func (h *Handler) checkStorage(ctx context.Context) error {
 		return nil
 	}
 	err := h.cfg.StorageCheck()
-	wasFailing := h.storage.failing.Swap(err != nil)
+	wasFailing := h.storageFailing.Swap(err != nil)
 	switch {
 	case err != nil && !wasFailing:
 		h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "jetstream cannot store events, so webhooks and /readyz get 503 until it can",
@@ -41,11 +33,6 @@ func (h *Handler) checkStorage(ctx context.Context) error {
 		return &storageError{err: err}
 	}
 	return nil
-}
-
-// storageFailing reports whether the last storage check failed.
-func (h *Handler) storageFailing() bool {
-	return h.storage.failing.Load()
 }
 
 // storageReason returns the message of the storage error in err's chain,

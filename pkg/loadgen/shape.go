@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,7 +77,7 @@ func SampleShape(ctx context.Context, js jetstream.JetStream, streamName string,
 		if err != nil {
 			return Shape{}, fmt.Errorf("stream %s message %d: %w", streamName, seq, err)
 		}
-		if !slices.ContainsFunc(filters, func(filter string) bool { return subjectMatches(filter, msg.Subject) }) {
+		if !slices.ContainsFunc(filters, func(filter string) bool { return server.SubjectMatchesFilter(msg.Subject, filter) }) {
 			continue
 		}
 		total += len(msg.Subject) + HeaderSize(msg.Header) + len(msg.Data)
@@ -147,20 +148,4 @@ func (s Shape) NATSBenchArgs(subject, stream string) []string {
 		}
 	}
 	return args
-}
-
-// subjectMatches reports whether subject matches filter, whose tokens may
-// be * for any one token or a final > for one or more.
-func subjectMatches(filter, subject string) bool {
-	filterTokens := strings.Split(filter, ".")
-	subjectTokens := strings.Split(subject, ".")
-	for i, token := range filterTokens {
-		if token == ">" {
-			return len(subjectTokens) > i
-		}
-		if i >= len(subjectTokens) || token != "*" && token != subjectTokens[i] {
-			return false
-		}
-	}
-	return len(subjectTokens) == len(filterTokens)
 }
