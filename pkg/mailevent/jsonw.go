@@ -7,16 +7,34 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII marks the bytes a JSON string holds as they are: printable
+// ASCII other than the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, as encoding/json does; input reaching here was checked to be
 // valid UTF-8 already.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most values, and every key, are printable ASCII to the end.
+	i := 0
+	for i < len(s) && plainASCII[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	// Valid UTF-8 needs a rune decoded only where U+2028 or U+2029 may
 	// start, at a 0xE2 byte; other bytes of multi-byte runes are copied.
-	valid := utf8.ValidString(s)
+	valid := utf8.ValidString(s[i:])
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if valid && c >= utf8.RuneSelf && c != 0xE2 {
 			i++
