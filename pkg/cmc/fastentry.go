@@ -59,15 +59,15 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 	entry := Entry{Version: 2}
 	for _, m := range members {
 		name := key(m)
-		place, known := entryFields[name]
-		if v2, isV1 := version1Names[name]; isV1 {
+		place := entry.field(name)
+		if v2, isV1 := version2Name(name); isV1 {
 			if has(v2) {
-				known = false
+				place = nil
 			} else {
 				entry.Version = 1
 			}
 		}
-		if !known {
+		if place == nil {
 			if entry.Extra == nil {
 				entry.Extra = make(map[string]json.RawMessage)
 			}
@@ -78,7 +78,7 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 		if !ok {
 			return Entry{}, false
 		}
-		*place(&entry) = value
+		*place = value
 	}
 	return entry, true
 }
