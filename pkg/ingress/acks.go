@@ -24,7 +24,9 @@ type ackCollector struct {
 	nc *nats.Conn
 	// prefix is the unique inbox the reply subjects start with.
 	prefix string
-	stream string
+	// expectStream is the value of every message's Nats-Expected-Stream
+	// header, shared by them all: nats.go only reads it.
+	expectStream []string
 
 	mu       sync.Mutex
 	requests map[uint64]*ackWait
@@ -43,7 +45,7 @@ type ackWait struct {
 }
 
 func newAckCollector(nc *nats.Conn, stream string) (*ackCollector, error) {
-	c := &ackCollector{nc: nc, prefix: nc.NewInbox() + ".", stream: stream, requests: map[uint64]*ackWait{}}
+	c := &ackCollector{nc: nc, prefix: nc.NewInbox() + ".", expectStream: []string{stream}, requests: map[uint64]*ackWait{}}
 	sub, err := nc.Subscribe(c.prefix+"*.*", c.handleAck)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to pub acks: %w", err)
@@ -85,14 +87,14 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 		c.mu.Unlock()
 	}()
 
-	replyPrefix := c.prefix + strconv.FormatUint(id, 10) + "."
+	replies := c.replySubjects(id, len(batch))
 	for i := range batch {
 		msg := batch[i].msg
-		msg.Reply = replyPrefix + strconv.Itoa(i)
+		msg.Reply = replies.at(i)
 		if msg.Header == nil {
 			msg.Header = nats.Header{}
 		}
-		msg.Header[jetstream.ExpectedStreamHeader] = []string{c.stream}
+		msg.Header[jetstream.ExpectedStreamHeader] = c.expectStream
 		err := c.nc.PublishMsg(msg)
 		// The reply subject is this request's alone: a message kept for a
 		// later publish, such as by the ingress's disk buffer, must not
@@ -123,6 +125,50 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 		return fmt.Errorf("waiting for %d pub acks: %w: %w", wait.remaining, errNotStored, timedOut)
 	}
 	return nil
+}
+
+// replySubjects are the reply subjects of one request's messages,
+// <prefix><request id>.<index>, written into one string so that a request
+// allocates them once rather than once per message.
+type replySubjects struct {
+	all  string
+	head int // length of <prefix><request id>.
+}
+
+func (c *ackCollector) replySubjects(id uint64, n int) replySubjects {
+	var b strings.Builder
+	b.Grow(len(c.prefix) + 21)
+	b.WriteString(c.prefix)
+	b.WriteString(strconv.FormatUint(id, 10))
+	b.WriteByte('.')
+	head := b.Len()
+	b.Grow(n*head + digitsBefore(n))
+	var digits [20]byte
+	for i := range n {
+		if i > 0 {
+			b.WriteString(b.String()[:head])
+		}
+		b.Write(strconv.AppendInt(digits[:0], int64(i), 10))
+	}
+	return replySubjects{all: b.String(), head: head}
+}
+
+// at returns the reply subject of message i.
+func (r replySubjects) at(i int) string {
+	start := i*r.head + digitsBefore(i)
+	end := (i+1)*r.head + digitsBefore(i+1)
+	return r.all[start:end]
+}
+
+// digitsBefore returns how many decimal digits the numbers 0 to i-1
+// take together.
+func digitsBefore(i int) int {
+	total, low, high, width := 0, 0, 10, 1
+	for i > high {
+		total += (high - low) * width
+		low, high, width = high, high*10, width+1
+	}
+	return total + (i-low)*width
 }
 
 // handleAck records one pub ack. Acks for requests that have given up, or

@@ -3,6 +3,8 @@ package ingress
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +150,21 @@ func TestAckCollectorTimesOut(t *testing.T) {
 	collector.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d requests still registered after the timeout, want 0", left)
+	}
+}
+
+func TestReplySubjects(t *testing.T) {
+	c := &ackCollector{prefix: "_INBOX.abc."}
+	for _, n := range []int{1, 9, 10, 11, 100, 101, 1234} {
+		replies := c.replySubjects(42, n)
+		for i := range n {
+			want := "_INBOX.abc.42." + strconv.Itoa(i)
+			if got := replies.at(i); got != want {
+				t.Fatalf("n=%d: reply %d is %q, want %q", n, i, got, want)
+			}
+		}
+		if last := replies.at(n - 1); !strings.HasSuffix(replies.all, last) {
+			t.Fatalf("n=%d: the subjects end in %q, not in the last reply %q", n, replies.all[len(replies.all)-8:], last)
+		}
 	}
 }

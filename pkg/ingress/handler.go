@@ -192,6 +192,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 
 	// Map every record; keep the ones that cannot be mapped as they came.
 	batchMsgs := make([]pending, 0, len(batch.Entries))
+	// The events' message buffers go back to the pool when the request is
+	// done, unless the disk buffer took the messages: its publisher may
+	// send them again later.
+	recycle := true
+	defer func() {
+		if !recycle {
+			return
+		}
+		for _, p := range batchMsgs {
+			if p.buf != nil {
+				messageBuffers.Put(p.buf)
+			}
+		}
+	}()
 	rejected := 0
 	// Checked once: the attributes of a disabled line still cost an
 	// allocation per event.
@@ -213,7 +227,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			continue
 		}
 		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
-		batchMsgs = append(batchMsgs, pending{msg: mailevent.Encode(&ev, subject, h.cfg.Mode), eventType: ev.Type, span: span})
+		buf := messageBuffers.Get().(*mailevent.MessageBuffer)
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.EncodeTo(buf, &ev, subject, h.cfg.Mode), buf: buf, eventType: ev.Type, span: span})
 		if debug {
 			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
 				slog.String("request_id", req.id), slog.String("event_id", ev.ID),
@@ -221,12 +236,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 	}
 
-	// Publish and answer 200 only when every message is stored.
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishTimeout)
+	// Publish and answer 200 only when every message is stored. A sender
+	// that hangs up does not end the wait: the events are stored all the
+	// same, and their acks tell the metrics and the logs what happened.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.PublishTimeout)
 	defer cancel()
 	start := time.Now()
 	if err := h.publishAll(ctx, batchMsgs); err != nil {
 		if h.cfg.Buffer != nil {
+			recycle = false
 			return h.buffer(w, r, req, batchMsgs, rejected, err)
 		}
 		h.logLimited(r.Context(), slog.LevelError, "publish failed", "publish failed",
@@ -242,18 +260,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	if rejected > 0 {
 		h.metrics.rejected.WithLabelValues(eventTypeLabel(req.eventType), "record").Add(float64(rejected))
 	}
-	for _, p := range batchMsgs {
-		switch {
-		case p.eventType == "":
-			continue
-		case p.duplicate:
-			result.Duplicates++
-			h.metrics.events.WithLabelValues(p.eventType, "duplicate").Inc()
-		default:
-			result.Accepted++
-			h.metrics.events.WithLabelValues(p.eventType, "accepted").Inc()
+	// A batch holds one event type or a few: the counters are added to once
+	// per run of events of the same type and outcome.
+	var runType string
+	var runDuplicate bool
+	run := 0
+	countRun := func() {
+		if run == 0 {
+			return
 		}
+		outcome := "accepted"
+		if runDuplicate {
+			outcome = "duplicate"
+		}
+		h.metrics.events.WithLabelValues(runType, outcome).Add(float64(run))
 	}
+	for _, p := range batchMsgs {
+		if p.eventType == "" {
+			continue
+		}
+		if p.duplicate {
+			result.Duplicates++
+		} else {
+			result.Accepted++
+		}
+		if run > 0 && (p.eventType != runType || p.duplicate != runDuplicate) {
+			countRun()
+			run = 0
+		}
+		runType, runDuplicate = p.eventType, p.duplicate
+		run++
+	}
+	countRun()
 	writeJSON(w, http.StatusOK, result)
 	return http.StatusOK, result
 }
@@ -273,13 +311,15 @@ func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, req *requ
 // response status and the reason.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	limit := h.cfg.MaxBodyBytes
-	tooLarge := fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
+	tooLarge := func() error {
+		return fmt.Errorf("body is larger than %d bytes: send smaller batches or raise MAILBRIDGE_MAX_BODY_BYTES", limit)
+	}
 
 	raw, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var maxBytesErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxBytesErr):
-		return raw, http.StatusRequestEntityTooLarge, tooLarge
+		return raw, http.StatusRequestEntityTooLarge, tooLarge()
 	case err != nil:
 		return raw, http.StatusBadRequest, fmt.Errorf("body cannot be read: %v", err)
 	}
@@ -290,7 +330,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 	case "gzip", "x-gzip":
 		body, err = gunzip(raw, limit)
 		if errors.Is(err, errBodyTooLarge) {
-			return body, http.StatusRequestEntityTooLarge, tooLarge
+			return body, http.StatusRequestEntityTooLarge, tooLarge()
 		}
 		if err != nil {
 			return raw, http.StatusBadRequest, fmt.Errorf("gzip body cannot be read (%v): send valid gzip or no Content-Encoding", err)

@@ -4,16 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mailbridge/mailbridge/pkg/mailevent"
 	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
 // pending is one message of a request on its way to JetStream.
+// messageBuffers holds the buffers events are encoded into, between
+// requests.
+var messageBuffers = sync.Pool{New: func() any { return new(mailevent.MessageBuffer) }}
+
 type pending struct {
-	msg       *nats.Msg
+	msg *nats.Msg
+	// buf is where msg was encoded, or nil for a message of its own.
+	buf       *mailevent.MessageBuffer
 	eventType string // CloudEvent type, or "" for a rejected record
 	// duplicate is set by publishAll when JetStream had the message already.
 	duplicate bool

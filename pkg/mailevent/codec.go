@@ -54,10 +54,36 @@ var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
 // Encode writes an event as a NATS message on subject in the given mode,
 // with the event id as the JetStream message id.
 func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
-	// One backing array holds every header's value slice, which saves an
+	return EncodeTo(new(MessageBuffer), ev, subject, mode)
+}
+
+// MessageBuffer holds a NATS message and the storage of its header values,
+// so that events can be encoded one after another without a new header map
+// each time. A message encoded into a buffer is valid until the next
+// EncodeTo into the same buffer.
+type MessageBuffer struct {
+	msg nats.Msg
+	// values backs every header's value slice: one array instead of an
 	// allocation per header.
-	values := make([]string, 0, 11)
-	msg := &nats.Msg{Subject: subject, Header: make(nats.Header, 11)}
+	values [headerCapacity]string
+}
+
+// headerCapacity is the number of headers of a binary-mode event, plus
+// Nats-Expected-Stream, which publishers add.
+const headerCapacity = 12
+
+// EncodeTo writes an event as Encode does, into b, and returns b's
+// message. It reuses the header map of the message encoded before.
+func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg {
+	header := b.msg.Header
+	if header == nil {
+		header = make(nats.Header, headerCapacity)
+	} else {
+		clear(header)
+	}
+	b.msg = nats.Msg{Subject: subject, Header: header}
+	msg := &b.msg
+	values := b.values[:0]
 	add := func(key, value string) {
 		values = append(values, value)
 		n := len(values)
