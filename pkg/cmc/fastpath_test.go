@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -251,4 +252,21 @@ func FuzzParseCreatedFastPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, created string) {
 		checkCreatedAgrees(t, created, time.UTC)
 	})
+}
+
+func TestSkipPlainWordsStopsAtEverySpecialByte(t *testing.T) {
+	for c := range 256 {
+		special := !plainStringByte[c]
+		for pos := range 16 {
+			data := []byte(strings.Repeat("あa", 8)[:16])
+			data[pos] = byte(c)
+			got := skipPlainWords(data, 0)
+			if special && got > pos {
+				t.Fatalf("byte %#x at %d: skipped to %d, past it", c, pos, got)
+			}
+			if !special && got != 16 {
+				t.Fatalf("byte %#x at %d: stopped at %d in plain text", c, pos, got)
+			}
+		}
+	}
 }

@@ -1,5 +1,7 @@
 package cmc
 
+import "encoding/binary"
+
 // A strict JSON scanner for the fast paths of Decode and ParseEntry. It
 // finds value boundaries without decoding, and it reports failure for
 // anything it does not accept, valid or not: the callers then fall back
@@ -37,6 +39,7 @@ var plainStringByte = func() (table [256]bool) {
 func scanString(data []byte, i int) (end int, escaped bool, ok bool) {
 	i++
 	for {
+		i = skipPlainWords(data, i)
 		for i < len(data) && plainStringByte[data[i]] {
 			i++
 		}
@@ -72,6 +75,32 @@ func scanString(data []byte, i int) (end int, escaped bool, ok bool) {
 			return 0, false, false
 		}
 	}
+}
+
+// skipPlainWords skips data from i, eight bytes at a time, while none of
+// the eight is '"', '\\' or a control character. It tests the eight at once
+// with the carry tricks of "bit twiddling hacks": a byte b gives a high
+// bit in (x - 0x01..) &^ x where b is zero, and in (x - 0x20..) &^ x where
+// b is below 0x20; a test may also flag a byte after a flagged one, which
+// only ends the skip early.
+func skipPlainWords(data []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		quote := x ^ (ones * '"')
+		backslash := x ^ (ones * '\\')
+		special := (quote - ones) &^ quote
+		special |= (backslash - ones) &^ backslash
+		special |= (x - ones*0x20) &^ x
+		if special&highs != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
 }
 
 func isHexDigit(c byte) bool {
