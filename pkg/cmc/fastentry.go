@@ -36,49 +36,53 @@ func parseEntryFast(raw json.RawMessage) (Entry, bool) {
 	key := func(m memberSpan) string { return text[m.keyStart:m.keyEnd] }
 
 	// Repeated keys are rare, and encoding/json's last-wins rule is simpler
-	// to keep by leaving them to the slow path.
+	// to keep by leaving them to the slow path. Known names are checked
+	// with a bit each, unknown ones against the unknown ones before them.
+	var fields [maxFastFields]int8
+	var seen uint16
 	for i, m := range members {
 		if m.keyEscaped {
 			return Entry{}, false
 		}
-		for _, earlier := range members[:i] {
-			if key(earlier) == key(m) {
+		name := key(m)
+		f := fieldIndex(name)
+		fields[i] = int8(f)
+		if f >= 0 {
+			if seen&(1<<f) != 0 {
+				return Entry{}, false
+			}
+			seen |= 1 << f
+			continue
+		}
+		for j, earlier := range members[:i] {
+			if fields[j] < 0 && key(earlier) == name {
 				return Entry{}, false
 			}
 		}
 	}
-	has := func(name string) bool {
-		for _, m := range members {
-			if key(m) == name {
-				return true
-			}
-		}
-		return false
-	}
 
 	entry := Entry{Version: 2}
-	for _, m := range members {
-		name := key(m)
-		place := entry.field(name)
-		if v2, isV1 := version2Name(name); isV1 {
-			if has(v2) {
-				place = nil
+	for i, m := range members {
+		f := int(fields[i])
+		if v2, isV1 := version2Field(f); isV1 {
+			if seen&(1<<v2) != 0 {
+				f = -1
 			} else {
 				entry.Version = 1
 			}
 		}
-		if place == nil {
+		if f < 0 {
 			if entry.Extra == nil {
 				entry.Extra = make(map[string]json.RawMessage)
 			}
-			entry.Extra[name] = json.RawMessage(raw[m.valueStart:m.valueEnd:m.valueEnd])
+			entry.Extra[key(m)] = json.RawMessage(raw[m.valueStart:m.valueEnd:m.valueEnd])
 			continue
 		}
 		value, ok := fastFieldText(text[m.valueStart:m.valueEnd])
 		if !ok {
 			return Entry{}, false
 		}
-		*place = value
+		*entry.fieldAt(f) = value
 	}
 	return entry, true
 }
