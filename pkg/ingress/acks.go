@@ -98,8 +98,10 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 		err := c.nc.PublishMsg(msg)
 		// The reply subject is this request's alone: a message kept for a
 		// later publish, such as by the ingress's disk buffer, must not
-		// carry it.
+		// carry it. The message also leaves with the headers it came
+		// with, so that its buffer can reuse them as they are.
 		msg.Reply = ""
+		delete(msg.Header, jetstream.ExpectedStreamHeader)
 		if err != nil {
 			return fmt.Errorf("publish to %s: %w: %w", msg.Subject, errNotStored, err)
 		}

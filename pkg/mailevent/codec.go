@@ -57,44 +57,54 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 	return EncodeTo(new(MessageBuffer), ev, subject, mode)
 }
 
-// MessageBuffer holds a NATS message and the storage of its header values,
-// so that events can be encoded one after another without a new header map
+// MessageBuffer holds a NATS message and the storage of its headers, so
+// that events can be encoded one after another without a new header map
 // each time. A message encoded into a buffer is valid until the next
-// EncodeTo into the same buffer.
+// EncodeTo into the same buffer. Its header map belongs to the buffer: a
+// caller may add or delete headers, which the next EncodeTo undoes, but
+// must not replace the values of the headers EncodeTo set.
 type MessageBuffer struct {
 	msg nats.Msg
-	// values backs every header's value slice: one array instead of an
-	// allocation per header.
+	// values backs the value slice of every header in msg's map, and keys
+	// lists their names in the order they were set. An event whose headers
+	// have the same names in the same order only overwrites values.
 	values [headerCapacity]string
+	keys   [headerCapacity]string
+	nkeys  int
 }
 
-// headerCapacity is the number of headers of a binary-mode event, plus
-// Nats-Expected-Stream, which publishers add.
+// headerCapacity is the number of headers a MessageBuffer keeps in place:
+// the 11 of a binary-mode event with a subject and a time, and one more
+// extension.
 const headerCapacity = 12
+
+// headerList collects an event's headers before they go into the map.
+type headerList struct {
+	keys, values [headerCapacity]string
+	n            int
+	// more holds the headers past headerCapacity.
+	more [][2]string
+}
+
+func (l *headerList) add(key, value string) {
+	if l.n < headerCapacity {
+		l.keys[l.n], l.values[l.n] = key, value
+		l.n++
+		return
+	}
+	l.more = append(l.more, [2]string{key, value})
+}
 
 // EncodeTo writes an event as Encode does, into b, and returns b's
 // message. It reuses the header map of the message encoded before.
 func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg {
-	header := b.msg.Header
-	if header == nil {
-		header = make(nats.Header, headerCapacity)
-	} else {
-		clear(header)
-	}
-	b.msg = nats.Msg{Subject: subject, Header: header}
-	msg := &b.msg
-	values := b.values[:0]
-	add := func(key, value string) {
-		values = append(values, value)
-		n := len(values)
-		msg.Header[key] = values[n-1 : n : n]
-	}
-	add(HeaderMsgID, ev.ID)
-
+	var headers headerList
+	headers.add(HeaderMsgID, ev.ID)
 	if mode == ModeStructured {
-		add(HeaderContentType, StructuredContentType)
-		msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
-		return msg
+		headers.add(HeaderContentType, StructuredContentType)
+		b.setHeaders(subject, &headers)
+		b.msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
+		return &b.msg
 	}
 
 	// NOTE: sdk-go's NATS bindings (v2.16.2) do not percent-decode ce-
@@ -103,7 +113,7 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 	// has no such limit.
 	set := func(key, value string) {
 		if value != "" {
-			add(key, percentEncode(value))
+			headers.add(key, percentEncode(value))
 		}
 	}
 	set(headerPrefix+"specversion", SpecVersion)
@@ -122,10 +132,47 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 	// also reads content-type, which older readers look for.
 	set(headerPrefix+"datacontenttype", ev.DataContentType)
 	if ev.DataContentType != "" {
-		add(HeaderContentType, ev.DataContentType)
+		headers.add(HeaderContentType, ev.DataContentType)
 	}
-	msg.Data = ev.Data
-	return msg
+	b.setHeaders(subject, &headers)
+	b.msg.Data = ev.Data
+	return &b.msg
+}
+
+// setHeaders resets b's message to subject and headers. When the map holds
+// exactly the names of headers, in the order b set them last, only the
+// values change; otherwise the map is filled again.
+func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
+	header := b.msg.Header
+	b.msg = nats.Msg{Subject: subject, Header: header}
+	same := header != nil && len(headers.more) == 0 && headers.n == b.nkeys && len(header) == b.nkeys
+	for i := 0; same && i < headers.n; i++ {
+		same = headers.keys[i] == b.keys[i]
+	}
+	if same {
+		copy(b.values[:], headers.values[:headers.n])
+		return
+	}
+
+	if header == nil {
+		header = make(nats.Header, headerCapacity)
+		b.msg.Header = header
+	} else {
+		clear(header)
+	}
+	for i := range headers.n {
+		b.values[i] = headers.values[i]
+		header[headers.keys[i]] = b.values[i : i+1 : i+1]
+	}
+	b.keys, b.nkeys = headers.keys, headers.n
+	for _, kv := range headers.more {
+		header[kv[0]] = []string{kv[1]}
+	}
+	if len(headers.more) > 0 || len(header) != headers.n {
+		// Headers past the capacity, or a name set twice: the next event
+		// fills the map again.
+		b.nkeys = -1
+	}
 }
 
 // AppendStructured appends the event in the CloudEvents JSON event format.
