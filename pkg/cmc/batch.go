@@ -172,7 +172,7 @@ func decodeJSON(body []byte, limits Limits) (*Batch, error) {
 		}
 	}
 
-	return finishBatch(batch, event)
+	return finishBatch(batch, event, nil)
 }
 
 func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, error) {
@@ -204,7 +204,7 @@ func decodeFields(encoding Encoding, values url.Values, limits Limits) (*Batch, 
 			return nil, fmt.Errorf("field event: %w", err)
 		}
 	}
-	return finishBatch(batch, event)
+	return finishBatch(batch, event, nil)
 }
 
 // repeatedField returns the first of the body's fields (event_type,
@@ -258,7 +258,9 @@ func repeatedKey(raw []byte, names []string, fold bool) (string, bool) {
 
 // finishBatch checks the event type and splits the event field into entries.
 // The field is {"<event_type>": [...]}, or a bare list from some senders.
-func finishBatch(batch *Batch, event json.RawMessage) (*Batch, error) {
+// entries, when not nil, are the list's entries, split already by the fast
+// path that read the body.
+func finishBatch(batch *Batch, event json.RawMessage, entries []json.RawMessage) (*Batch, error) {
 	if !utf8.ValidString(batch.ServerComposition) || !utf8.ValidString(string(batch.EventType)) {
 		return nil, fmt.Errorf("%w: event_type or server_composition is not valid UTF-8", ErrMalformed)
 	}
@@ -269,6 +271,10 @@ func finishBatch(batch *Batch, event json.RawMessage) (*Batch, error) {
 	event = bytes.TrimSpace(event)
 	if len(event) == 0 || bytes.Equal(event, []byte("null")) {
 		return nil, fmt.Errorf("%w: missing field event", ErrMalformed)
+	}
+	if entries != nil {
+		batch.Entries = entries
+		return batch, nil
 	}
 	if entries, ok := splitEntriesFast(batch.EventType, event); ok {
 		batch.Entries = entries

@@ -30,23 +30,63 @@ func decodeJSONFast(body []byte, limits Limits) (*Batch, error) {
 	if !fastPaths || !utf8.Valid(body) {
 		return decodeJSON(body, limits)
 	}
-	batch, event, ok := scanBody(body, limits.MaxJSONDepth)
+	batch, event, entries, ok := scanBody(body, limits.MaxJSONDepth)
 	if !ok {
 		return decodeJSON(body, limits)
 	}
-	return finishBatch(batch, event)
+	return finishBatch(batch, event, entries)
 }
 
 // scanBody reads the top-level object of a JSON body, nested at most
 // maxDepth levels deep with the object itself. It returns the batch
-// without entries and the raw event field.
-func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, bool) {
+// without entries and the raw event field. When the event field is a list,
+// or an object with one list under the event type's name, it also returns
+// the list's entries, split as the list was read.
+func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMessage, bool) {
 	start := skipSpace(body, 0)
 	if start >= len(body) || body[start] != '{' {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	var values [len(bodyFieldNames)][]byte
 	var seen [len(bodyFieldNames)]bool
+	// The event field's list is split as it is read: the field itself, or
+	// the one list in it. Which name the list must have is known only
+	// once event_type is read, which may come later.
+	var entries []json.RawMessage
+	var listKey []byte
+	lists := 0
+	addEntry := func(start, end int) {
+		entries = append(entries, json.RawMessage(body[start:end:end]))
+	}
+	readList := func(start, room int) (int, bool, bool) {
+		lists++
+		if lists > 1 {
+			return 0, false, false
+		}
+		entries = make([]json.RawMessage, 0, 16)
+		end, ok := scanArray(body, start, room-1, addEntry)
+		return end, true, ok
+	}
+	inEvent := func(keyStart, keyEnd, start, room int) (int, bool, bool) {
+		if start >= len(body) || body[start] != '[' || room <= 0 {
+			return 0, false, false
+		}
+		listKey = body[keyStart:keyEnd]
+		return readList(start, room)
+	}
+	event := func(keyStart, keyEnd, start, room int) (int, bool, bool) {
+		if string(body[keyStart:keyEnd]) != "event" || start >= len(body) || room <= 0 {
+			return 0, false, false
+		}
+		switch body[start] {
+		case '[':
+			return readList(start, room)
+		case '{':
+			end, ok := scanObject(body, start, room-1, nil, inEvent)
+			return end, true, ok
+		}
+		return 0, false, false
+	}
 
 	end, ok := scanObject(body, start, maxDepth-1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
 		if keyEscaped {
@@ -72,9 +112,9 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, bool) {
 			}
 		}
 		return true
-	})
+	}, event)
 	if !ok || skipSpace(body, end) != len(body) {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 
 	// The three text fields must be plain strings, and event_type present.
@@ -85,16 +125,21 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, bool) {
 		}
 		s, ok := plainString(values[i])
 		if !ok {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		text[i] = s
 	}
 	if !seen[0] {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	event := values[3]
-	if len(event) > 0 && event[0] == '"' {
-		return nil, nil, false
+	eventField := values[3]
+	if len(eventField) > 0 && eventField[0] == '"' {
+		return nil, nil, nil, false
+	}
+	// Entries stand only for the one list where it belongs; anything else
+	// is split again by finishBatch.
+	if lists != 1 || len(eventField) == 0 || (eventField[0] == '{' && string(listKey) != text[0]) {
+		entries = nil
 	}
 	batch := &Batch{
 		EventType:         EventType(text[0]),
@@ -102,7 +147,7 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, bool) {
 		APIKey:            text[2],
 		Encoding:          EncodingJSON,
 	}
-	return batch, json.RawMessage(event), true
+	return batch, json.RawMessage(eventField), entries, true
 }
 
 // plainString returns the text of a scanned JSON string without escapes.
@@ -140,7 +185,7 @@ func splitEntriesFast(eventType EventType, event []byte) ([]json.RawMessage, boo
 			}
 			found = event[valueStart:valueEnd]
 			return true
-		})
+		}, nil)
 		if !ok || end != len(event) || found == nil {
 			return nil, false
 		}

@@ -161,7 +161,7 @@ func scanValue(data []byte, i, room int) (int, bool) {
 		end, _, ok := scanString(data, i)
 		return end, ok
 	case c == '{' && room > 0:
-		return scanObject(data, i, room-1, nil)
+		return scanObject(data, i, room-1, nil, nil)
 	case c == '[' && room > 0:
 		return scanArray(data, i, room-1, nil)
 	case c == '-' || isDigit(c):
@@ -188,9 +188,16 @@ func scanLiteral(data []byte, i int, literal string) (int, bool) {
 // returns false to stop the scan as failed.
 type memberFunc func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool
 
+// valueFunc may read a member's value itself, from data[start], with room
+// levels of nesting left, so that a caller can split a list as it is read
+// rather than read it again. It returns handled false to leave the value
+// to scanObject, and otherwise the index after the value.
+type valueFunc func(keyStart, keyEnd, start, room int) (end int, handled, ok bool)
+
 // scanObject reads the object that starts at data[i] == '{', calling
-// member, when not nil, for each member.
-func scanObject(data []byte, i, room int, member memberFunc) (int, bool) {
+// member, when not nil, for each member. value, when not nil, is offered
+// each member's value first.
+func scanObject(data []byte, i, room int, member memberFunc, value valueFunc) (int, bool) {
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return i + 1, true
@@ -209,7 +216,14 @@ func scanObject(data []byte, i, room int, member memberFunc) (int, bool) {
 			return 0, false
 		}
 		valueStart := skipSpace(data, i+1)
-		valueEnd, ok := scanValue(data, valueStart, room)
+		var valueEnd int
+		handled := false
+		if value != nil {
+			valueEnd, handled, ok = value(keyStart, keyEnd-1, valueStart, room)
+		}
+		if !handled {
+			valueEnd, ok = scanValue(data, valueStart, room)
+		}
 		if !ok {
 			return 0, false
 		}
