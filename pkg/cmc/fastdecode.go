@@ -55,6 +55,18 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 	var entries []json.RawMessage
 	var listKey []byte
 	lists := 0
+	// The names in the event object, for the checks splitEntriesFast makes:
+	// no escaped name, and the event type's name once.
+	var eventKeys [8][]byte
+	eventKeyCount, eventKeyEscaped := 0, false
+	eventKey := func(keyStart, keyEnd int, keyEscaped bool, _, _ int) bool {
+		eventKeyEscaped = eventKeyEscaped || keyEscaped
+		if eventKeyCount < len(eventKeys) {
+			eventKeys[eventKeyCount] = body[keyStart:keyEnd]
+		}
+		eventKeyCount++
+		return true
+	}
 	addEntry := func(start, end int) {
 		entries = append(entries, json.RawMessage(body[start:end:end]))
 	}
@@ -82,7 +94,7 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 		case '[':
 			return readList(start, room)
 		case '{':
-			end, ok := scanObject(body, start, room-1, nil, inEvent)
+			end, ok := scanObject(body, start, room-1, eventKey, inEvent)
 			return end, true, ok
 		}
 		return 0, false, false
@@ -138,7 +150,8 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 	}
 	// Entries stand only for the one list where it belongs; anything else
 	// is split again by finishBatch.
-	if lists != 1 || len(eventField) == 0 || (eventField[0] == '{' && string(listKey) != text[0]) {
+	if lists != 1 || len(eventField) == 0 || (eventField[0] == '{' && !onlyList(eventKeys[:min(eventKeyCount, len(eventKeys))],
+		eventKeyCount, eventKeyEscaped, listKey, text[0])) {
 		entries = nil
 	}
 	batch := &Batch{
@@ -148,6 +161,22 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 		Encoding:          EncodingJSON,
 	}
 	return batch, json.RawMessage(eventField), entries, true
+}
+
+// onlyList reports whether the list split from the event object was the
+// one under eventType's name, which no other name in the object repeats.
+// keys are the object's first names, of count in all.
+func onlyList(keys [][]byte, count int, escaped bool, listKey []byte, eventType string) bool {
+	if escaped || count > len(keys) || string(listKey) != eventType {
+		return false
+	}
+	matches := 0
+	for _, key := range keys {
+		if string(key) == eventType {
+			matches++
+		}
+	}
+	return matches == 1
 }
 
 // plainString returns the text of a scanned JSON string without escapes.

@@ -238,8 +238,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 
 	// Publish and answer 200 only when every message is stored. A sender
 	// that hangs up does not end the wait: the events are stored all the
-	// same, and their acks tell the metrics and the logs what happened.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.PublishTimeout)
+	// same, and their acks tell the metrics and the logs what happened. A
+	// deadline of the request's own, as a function invocation has, still
+	// ends it.
+	wait := h.cfg.PublishTimeout
+	if deadline, ok := r.Context().Deadline(); ok {
+		wait = min(wait, time.Until(deadline))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wait)
 	defer cancel()
 	start := time.Now()
 	if err := h.publishAll(ctx, batchMsgs); err != nil {

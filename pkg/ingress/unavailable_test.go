@@ -1,7 +1,10 @@
 package ingress_test
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -94,5 +97,41 @@ func TestReadyzFollowsStream(t *testing.T) {
 	})
 	if status := get("/healthz"); status != http.StatusOK {
 		t.Errorf("/healthz with NATS down = %d, want 200", status)
+	}
+}
+
+// TestRequestDeadlineEndsPublishWait gives a webhook a context deadline
+// far shorter than the publish timeout, as a function invocation has, and
+// a subject that takes messages without ever acknowledging them.
+func TestRequestDeadlineEndsPublishWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *ingress.Config) { cfg.PublishTimeout = time.Minute })
+	if err := b.nats.JS.DeleteStream(natstest.Context(t, 5*time.Second), streamName); err != nil {
+		t.Fatal(err)
+	}
+	// A plain subscriber keeps the publishes from failing with no
+	// responders, and never answers.
+	sub, err := b.nats.Conn.SubscribeSync("mail.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+
+	const deadline = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhooks/cmc", bytes.NewReader(readExample(t, "bounces-user-unknown.json")))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	b.handler.ServeHTTP(rec, req)
+	elapsed := time.Since(start)
+
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503; body %s", rec.Code, rec.Body)
+	}
+	// The margin covers a slow machine; the publish timeout is a minute.
+	if elapsed > deadline+5*time.Second {
+		t.Errorf("answered after %s, want soon after the request's %s deadline", elapsed, deadline)
 	}
 }

@@ -61,10 +61,15 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 // that events can be encoded one after another without a new header map
 // each time. A message encoded into a buffer is valid until the next
 // EncodeTo into the same buffer. Its header map belongs to the buffer: a
-// caller may add or delete headers, which the next EncodeTo undoes, but
-// must not replace the values of the headers EncodeTo set.
+// caller may add headers of other names, which the next EncodeTo removes,
+// but must not change or delete the headers EncodeTo set, because the next
+// event with the same header names only overwrites their values.
 type MessageBuffer struct {
-	msg nats.Msg
+	// self is the buffer's own address after its first EncodeTo: a copy
+	// of the buffer, whose map still points into the original's values,
+	// fills its map again.
+	self *MessageBuffer
+	msg  nats.Msg
 	// values backs the value slice of every header in msg's map, and keys
 	// lists their names in the order they were set. An event whose headers
 	// have the same names in the same order only overwrites values.
@@ -145,7 +150,7 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
 	header := b.msg.Header
 	b.msg = nats.Msg{Subject: subject, Header: header}
-	same := header != nil && len(headers.more) == 0 && headers.n == b.nkeys && len(header) == b.nkeys
+	same := header != nil && b.self == b && len(headers.more) == 0 && headers.n == b.nkeys && len(header) == b.nkeys
 	for i := 0; same && i < headers.n; i++ {
 		same = headers.keys[i] == b.keys[i]
 	}
@@ -164,7 +169,7 @@ func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
 		b.values[i] = headers.values[i]
 		header[headers.keys[i]] = b.values[i : i+1 : i+1]
 	}
-	b.keys, b.nkeys = headers.keys, headers.n
+	b.keys, b.nkeys, b.self = headers.keys, headers.n, b
 	for _, kv := range headers.more {
 		header[kv[0]] = []string{kv[1]}
 	}

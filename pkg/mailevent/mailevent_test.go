@@ -281,3 +281,20 @@ func TestEncodeToReusesBufferExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeToAfterCopyingBuffer copies a buffer by value, as a growing
+// slice of buffers does, and checks that the copy's next message carries
+// its own values.
+func TestEncodeToAfterCopyingBuffer(t *testing.T) {
+	t.Parallel()
+	first := mailevent.Event{ID: "1", Source: "/cmc", Type: mailevent.TypeBounce, Data: []byte(`{}`)}
+	second := first
+	second.ID = "2"
+	buffers := make([]mailevent.MessageBuffer, 1)
+	mailevent.EncodeTo(&buffers[0], &first, "mail.x", mailevent.ModeBinary)
+	buffers = append(buffers, mailevent.MessageBuffer{})
+	msg := mailevent.EncodeTo(&buffers[0], &second, "mail.x", mailevent.ModeBinary)
+	if got := msg.Header.Get(mailevent.HeaderMsgID); got != "2" {
+		t.Errorf("%s after copying the buffer = %q, want 2", mailevent.HeaderMsgID, got)
+	}
+}
