@@ -75,4 +75,7 @@ for commit in "$@"; do
 
   kill "$bridge_pid" "$nats_pid" 2>/dev/null || true
   wait "$bridge_pid" "$nats_pid" 2>/dev/null || true
+  # The next commit's run should not share the disk with this store's
+  # write-back.
+  rm -rf "$work/js-$sha"
 done
