@@ -79,10 +79,9 @@ func scanString(data []byte, i int) (end int, escaped bool, ok bool) {
 
 // skipPlainWords skips data from i, eight bytes at a time, while none of
 // the eight is '"', '\\' or a control character. It tests the eight at once
-// with the carry tricks of "bit twiddling hacks": a byte b gives a high
-// bit in (x - 0x01..) &^ x where b is zero, and in (x - 0x20..) &^ x where
-// b is below 0x20; a test may also flag a byte after a flagged one, which
-// only ends the skip early.
+// with carry tricks. A byte b gives a high bit in (x - 0x01..) &^ x where b
+// is zero, and in (x - 0x20..) &^ x where b is below 0x20. A test may also
+// flag a byte after a flagged one, which only ends the skip early.
 func skipPlainWords(data []byte, i int) int {
 	const (
 		ones  = 0x0101010101010101

@@ -236,7 +236,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 	}
 
-	// Publish and answer 200 only when every message is stored. A sender
+	// Publish, and respond 200 only when every message is stored. A sender
 	// that hangs up does not end the wait: the events are stored all the
 	// same, and their acks tell the metrics and the logs what happened. A
 	// deadline of the request's own, as a function invocation has, still

@@ -20,7 +20,8 @@ var messageBuffers = sync.Pool{New: func() any { return new(mailevent.MessageBuf
 
 type pending struct {
 	msg *nats.Msg
-	// buf is where msg was encoded, or nil for a message of its own.
+	// buf is the buffer msg was encoded into, or nil for a message of its
+	// own.
 	buf       *mailevent.MessageBuffer
 	eventType string // CloudEvent type, or "" for a rejected record
 	// duplicate is set by publishAll when JetStream had the message already.

@@ -60,10 +60,10 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 // MessageBuffer holds a NATS message and the storage of its headers, so
 // that events can be encoded one after another without a new header map
 // each time. A message encoded into a buffer is valid until the next
-// EncodeTo into the same buffer. Its header map belongs to the buffer: a
-// caller may add headers of other names, which the next EncodeTo removes,
-// but must not change or delete the headers EncodeTo set, because the next
-// event with the same header names only overwrites their values.
+// EncodeTo into the same buffer. Its header map belongs to the buffer. A
+// caller may add headers of other names, which the next EncodeTo removes.
+// It must not change or delete the headers EncodeTo set: the next event
+// with the same header names only overwrites their values.
 type MessageBuffer struct {
 	// self is the buffer's own address after its first EncodeTo: a copy
 	// of the buffer, whose map still points into the original's values,
@@ -144,9 +144,9 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 	return &b.msg
 }
 
-// setHeaders resets b's message to subject and headers. When the map holds
+// setHeaders resets b's message to subject and headers. If the map holds
 // exactly the names of headers, in the order b set them last, only the
-// values change; otherwise the map is filled again.
+// values change. Otherwise the map is filled again.
 func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
 	header := b.msg.Header
 	b.msg = nats.Msg{Subject: subject, Header: header}
