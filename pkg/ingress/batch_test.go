@@ -221,3 +221,90 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("stored %d messages, want 0", n)
 	}
 }
+
+// TestConcurrentWebhooksKeepEachEventsHeaders posts many batches at once,
+// so that the ingress's pooled message buffers pass from request to
+// request, and checks that every stored event's headers belong to its
+// own data.
+func TestConcurrentWebhooksKeepEachEventsHeaders(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	const requests, perRequest = 16, 50
+	statuses := []string{"queued", "succeeded", "failed", "deferred"}
+	bodies := make([][]byte, requests)
+	for r := range bodies {
+		records := make([]map[string]string, perRequest)
+		for i := range records {
+			records[i] = map[string]string{
+				"created":   fmt.Sprintf("2023-01-25 14:%02d:%02d", r, i),
+				"to":        fmt.Sprintf("r%02d-user%03d@example.jp", r, i),
+				"messageId": fmt.Sprintf("<%02d-%03d@example.com>", r, i),
+				"subject":   fmt.Sprintf("テスト %d-%d", r, i),
+				"reason":    "550 5.1.1 user unknown",
+				"status":    statuses[(r+i)%len(statuses)],
+			}
+			if r%2 == 1 {
+				records[i]["to"] = fmt.Sprintf("利用者%02d-%03d@example.jp", r, i)
+			}
+		}
+		body, err := json.Marshal(map[string]any{
+			"event_type": "deliveries", "server_composition": "pro",
+			"event": map[string]any{"deliveries": records},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[r] = body
+	}
+
+	results := make(chan error, requests)
+	for _, body := range bodies {
+		go func() {
+			resp, err := http.Post(b.http.URL+"/webhooks/cmc", "application/json", bytes.NewReader(body))
+			if err != nil {
+				results <- err
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				results <- fmt.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			results <- nil
+		}()
+	}
+	for range requests {
+		if err := <-results; err != nil {
+			t.Fatalf("post: %v", err)
+		}
+	}
+
+	stored := b.stored(t)
+	if len(stored) != requests*perRequest {
+		t.Fatalf("stored %d events, want %d", len(stored), requests*perRequest)
+	}
+	for _, msg := range stored {
+		ev, err := mailevent.Decode(msg.Header, msg.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", msg.Sequence, err)
+		}
+		var data struct {
+			To        string `json:"to"`
+			MessageID string `json:"messageId"`
+			Status    string `json:"status"`
+		}
+		if err := json.Unmarshal(msg.Data, &data); err != nil {
+			t.Fatalf("message %d: data: %v", msg.Sequence, err)
+		}
+		if got := msg.Header.Get(mailevent.HeaderMsgID); got != ev.ID {
+			t.Errorf("message %d: %s %q, ce-id %q", msg.Sequence, mailevent.HeaderMsgID, got, ev.ID)
+		}
+		if ev.Subject != data.To || ev.Type != "jp.smtps.cmc.delivery."+data.Status {
+			t.Errorf("message %d: subject %q and type %q, but the data is to %q with status %s",
+				msg.Sequence, ev.Subject, ev.Type, data.To, data.Status)
+		}
+		if msg.Subject != "mail.deliveries."+data.Status {
+			t.Errorf("message %d (%s) on %s", msg.Sequence, data.MessageID, msg.Subject)
+		}
+	}
+}
