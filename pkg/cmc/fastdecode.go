@@ -49,56 +49,7 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 	}
 	var values [len(bodyFieldNames)][]byte
 	var seen [len(bodyFieldNames)]bool
-	// The event field's list is split as it is read: the field itself, or
-	// the one list in it. Which name the list must have is known only
-	// once event_type is read, which may come later.
-	var entries []json.RawMessage
-	var listKey []byte
-	lists := 0
-	// The names in the event object, for the checks splitEntriesFast makes:
-	// no escaped name, and the event type's name once.
-	var eventKeys [8][]byte
-	eventKeyCount, eventKeyEscaped := 0, false
-	eventKey := func(keyStart, keyEnd int, keyEscaped bool, _, _ int) bool {
-		eventKeyEscaped = eventKeyEscaped || keyEscaped
-		if eventKeyCount < len(eventKeys) {
-			eventKeys[eventKeyCount] = body[keyStart:keyEnd]
-		}
-		eventKeyCount++
-		return true
-	}
-	addEntry := func(start, end int) {
-		entries = append(entries, json.RawMessage(body[start:end:end]))
-	}
-	readList := func(start, room int) (int, bool, bool) {
-		lists++
-		if lists > 1 {
-			return 0, false, false
-		}
-		entries = make([]json.RawMessage, 0, 16)
-		end, ok := scanArray(body, start, room-1, addEntry)
-		return end, true, ok
-	}
-	inEvent := func(keyStart, keyEnd, start, room int) (int, bool, bool) {
-		if start >= len(body) || body[start] != '[' || room <= 0 {
-			return 0, false, false
-		}
-		listKey = body[keyStart:keyEnd]
-		return readList(start, room)
-	}
-	event := func(keyStart, keyEnd, start, room int) (int, bool, bool) {
-		if string(body[keyStart:keyEnd]) != "event" || start >= len(body) || room <= 0 {
-			return 0, false, false
-		}
-		switch body[start] {
-		case '[':
-			return readList(start, room)
-		case '{':
-			end, ok := scanObject(body, start, room-1, eventKey, inEvent)
-			return end, true, ok
-		}
-		return 0, false, false
-	}
+	list := &eventList{body: body}
 
 	end, ok := scanObject(body, start, maxDepth-1, func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool {
 		if keyEscaped {
@@ -124,7 +75,7 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 			}
 		}
 		return true
-	}, event)
+	}, list.readField)
 	if !ok || skipSpace(body, end) != len(body) {
 		return nil, nil, nil, false
 	}
@@ -148,35 +99,103 @@ func scanBody(body []byte, maxDepth int) (*Batch, json.RawMessage, []json.RawMes
 	if len(eventField) > 0 && eventField[0] == '"' {
 		return nil, nil, nil, false
 	}
-	// Entries stand only for the one list where it belongs; anything else
-	// is split again by finishBatch.
-	if lists != 1 || len(eventField) == 0 || (eventField[0] == '{' && !onlyList(eventKeys[:min(eventKeyCount, len(eventKeys))],
-		eventKeyCount, eventKeyEscaped, listKey, text[0])) {
-		entries = nil
-	}
 	batch := &Batch{
 		EventType:         EventType(text[0]),
 		ServerComposition: text[1],
 		APIKey:            text[2],
 		Encoding:          EncodingJSON,
 	}
-	return batch, json.RawMessage(eventField), entries, true
+	return batch, json.RawMessage(eventField), list.entriesOf(eventField, text[0]), true
 }
 
-// onlyList reports whether the list split from the event object was the
-// one under eventType's name, which no other name in the object repeats.
-// keys are the object's first names, of count in all.
-func onlyList(keys [][]byte, count int, escaped bool, listKey []byte, eventType string) bool {
-	if escaped || count > len(keys) || string(listKey) != eventType {
-		return false
+// eventList splits the event field's list while the body is read: the
+// field itself, or the one list in the field's object. The name that list
+// must have is known only once event_type is read, which may come later.
+type eventList struct {
+	body    []byte
+	entries []json.RawMessage
+	lists   int
+	listKey []byte
+	// keys are the object's first names, and keyCount the number of all.
+	keys     [8][]byte
+	keyCount int
+	escaped  bool
+}
+
+// readField reads the event field's value, as the body's valueFunc.
+func (l *eventList) readField(keyStart, keyEnd, start, room int) (int, bool, bool) {
+	if string(l.body[keyStart:keyEnd]) != "event" || start >= len(l.body) || room <= 0 {
+		return 0, false, false
+	}
+	switch l.body[start] {
+	case '[':
+		return l.readList(start, room)
+	case '{':
+		end, ok := scanObject(l.body, start, room-1, l.addKey, l.readMember)
+		return end, true, ok
+	}
+	return 0, false, false
+}
+
+// readMember reads a list in the event field's object, as its valueFunc.
+func (l *eventList) readMember(keyStart, keyEnd, start, room int) (int, bool, bool) {
+	if start >= len(l.body) || l.body[start] != '[' || room <= 0 {
+		return 0, false, false
+	}
+	l.listKey = l.body[keyStart:keyEnd]
+	return l.readList(start, room)
+}
+
+// readList splits the first list it is given. It leaves any later one to
+// scanObject.
+func (l *eventList) readList(start, room int) (int, bool, bool) {
+	l.lists++
+	if l.lists > 1 {
+		return 0, false, false
+	}
+	l.entries = make([]json.RawMessage, 0, 16)
+	end, ok := scanArray(l.body, start, room-1, l.addEntry)
+	return end, true, ok
+}
+
+func (l *eventList) addEntry(start, end int) {
+	l.entries = append(l.entries, json.RawMessage(l.body[start:end:end]))
+}
+
+// addKey records a name of the event field's object, for the checks that
+// splitEntriesFast makes: no escaped name, and the event type's name once.
+func (l *eventList) addKey(keyStart, keyEnd int, keyEscaped bool, _, _ int) bool {
+	l.escaped = l.escaped || keyEscaped
+	if l.keyCount < len(l.keys) {
+		l.keys[l.keyCount] = l.body[keyStart:keyEnd]
+	}
+	l.keyCount++
+	return true
+}
+
+// entriesOf returns the split entries when they are eventField's one list
+// for eventType, and nil otherwise, so that finishBatch splits the field
+// again.
+func (l *eventList) entriesOf(eventField []byte, eventType string) []json.RawMessage {
+	if l.lists != 1 || len(eventField) == 0 {
+		return nil
+	}
+	if eventField[0] == '[' {
+		return l.entries
+	}
+	if l.escaped || l.keyCount > len(l.keys) || string(l.listKey) != eventType {
+		return nil
 	}
 	matches := 0
-	for _, key := range keys {
+	for _, key := range l.keys[:l.keyCount] {
 		if string(key) == eventType {
 			matches++
 		}
 	}
-	return matches == 1
+	if matches != 1 {
+		return nil
+	}
+	return l.entries
 }
 
 // plainString returns the text of a scanned JSON string without escapes.

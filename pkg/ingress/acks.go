@@ -25,7 +25,7 @@ type ackCollector struct {
 	// prefix is the unique inbox the reply subjects start with.
 	prefix string
 	// expectStream is the value of every message's Nats-Expected-Stream
-	// header, shared by them all: nats.go only reads it.
+	// header. The messages share it because nats.go only reads it.
 	expectStream []string
 
 	mu       sync.Mutex
@@ -96,10 +96,9 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 		}
 		msg.Header[jetstream.ExpectedStreamHeader] = c.expectStream
 		err := c.nc.PublishMsg(msg)
-		// The reply subject is this request's alone: a message kept for a
-		// later publish, such as by the ingress's disk buffer, must not
-		// carry it. The message also leaves with the headers it came
-		// with, so that its buffer can reuse them as they are.
+		// A message kept for a later publish, as by the disk buffer, must
+		// not carry this request's reply subject. Removing the header lets
+		// the message's buffer reuse its header map as it was encoded.
 		msg.Reply = ""
 		delete(msg.Header, jetstream.ExpectedStreamHeader)
 		if err != nil {
@@ -129,30 +128,26 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 	return nil
 }
 
-// replySubjects are the reply subjects of one request's messages,
-// <prefix><request id>.<index>, written into one string so that a request
-// allocates them once rather than once per message.
+// replySubjects is the reply subjects of one request's messages,
+// <prefix><request id>.<index>, in one string, so that a request allocates
+// them once rather than once per message.
 type replySubjects struct {
-	all  string
-	head int // length of <prefix><request id>.
+	all string
+	// head is the length of <prefix><request id>.
+	head int
 }
 
+// replySubjects writes the reply subjects of request id's n messages.
 func (c *ackCollector) replySubjects(id uint64, n int) replySubjects {
+	head := c.prefix + strconv.FormatUint(id, 10) + "."
 	var b strings.Builder
-	b.Grow(len(c.prefix) + 21)
-	b.WriteString(c.prefix)
-	b.WriteString(strconv.FormatUint(id, 10))
-	b.WriteByte('.')
-	head := b.Len()
-	b.Grow(n*head + digitsBefore(n))
+	b.Grow(n*len(head) + digitsBefore(n))
 	var digits [20]byte
 	for i := range n {
-		if i > 0 {
-			b.WriteString(b.String()[:head])
-		}
+		b.WriteString(head)
 		b.Write(strconv.AppendInt(digits[:0], int64(i), 10))
 	}
-	return replySubjects{all: b.String(), head: head}
+	return replySubjects{all: b.String(), head: len(head)}
 }
 
 // at returns the reply subject of message i.
@@ -162,8 +157,8 @@ func (r replySubjects) at(i int) string {
 	return r.all[start:end]
 }
 
-// digitsBefore returns how many decimal digits the numbers 0 to i-1
-// take together.
+// digitsBefore counts the decimal digits of the numbers 0 to i-1
+// together.
 func digitsBefore(i int) int {
 	total, low, high, width := 0, 0, 10, 1
 	for i > high {

@@ -193,8 +193,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	// Map every record; keep the ones that cannot be mapped as they came.
 	batchMsgs := make([]pending, 0, len(batch.Entries))
 	// The events' message buffers go back to the pool when the request is
-	// done, unless the disk buffer took the messages: its publisher may
-	// send them again later.
+	// done. They stay out of it when the disk buffer took the messages,
+	// because its publisher may send them again later.
 	recycle := true
 	defer func() {
 		if !recycle {
@@ -236,11 +236,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 	}
 
-	// Publish, and respond 200 only when every message is stored. A sender
-	// that hangs up does not end the wait: the events are stored all the
-	// same, and their acks tell the metrics and the logs what happened. A
-	// deadline of the request's own, as a function invocation has, still
-	// ends it.
+	// Publish, and respond 200 only when every message is stored. The wait
+	// ignores a client that hangs up, so its events are still stored and
+	// counted, but it ends at the request's own deadline, as in a Lambda call.
 	wait := h.cfg.PublishTimeout
 	if deadline, ok := r.Context().Deadline(); ok {
 		wait = min(wait, time.Until(deadline))
@@ -266,38 +264,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	if rejected > 0 {
 		h.metrics.rejected.WithLabelValues(eventTypeLabel(req.eventType), "record").Add(float64(rejected))
 	}
-	// A batch holds one event type or a few: the counters are added to once
-	// per run of events of the same type and outcome.
-	var runType string
-	var runDuplicate bool
-	run := 0
-	countRun := func() {
-		if run == 0 {
-			return
+	// A batch usually contains one event type, so the counters are added to
+	// once per run of events with the same type and outcome.
+	for start := 0; start < len(batchMsgs); {
+		first := batchMsgs[start]
+		end := start + 1
+		for end < len(batchMsgs) && batchMsgs[end].eventType == first.eventType && batchMsgs[end].duplicate == first.duplicate {
+			end++
 		}
-		outcome := "accepted"
-		if runDuplicate {
-			outcome = "duplicate"
-		}
-		h.metrics.events.WithLabelValues(runType, outcome).Add(float64(run))
-	}
-	for _, p := range batchMsgs {
-		if p.eventType == "" {
+		count := end - start
+		start = end
+		if first.eventType == "" {
 			continue
 		}
-		if p.duplicate {
-			result.Duplicates++
+		outcome := "accepted"
+		if first.duplicate {
+			outcome = "duplicate"
+			result.Duplicates += count
 		} else {
-			result.Accepted++
+			result.Accepted += count
 		}
-		if run > 0 && (p.eventType != runType || p.duplicate != runDuplicate) {
-			countRun()
-			run = 0
-		}
-		runType, runDuplicate = p.eventType, p.duplicate
-		run++
+		h.metrics.events.WithLabelValues(first.eventType, outcome).Add(float64(count))
 	}
-	countRun()
 	writeJSON(w, http.StatusOK, result)
 	return http.StatusOK, result
 }
