@@ -263,7 +263,7 @@ func FuzzParseCreatedFastPath(f *testing.F) {
 	})
 }
 
-func TestSkipPlainWordsStopsAtEverySpecialByte(t *testing.T) {
+func TestSkipPlainWordsStopsAtSpecialBytes(t *testing.T) {
 	for c := range 256 {
 		special := !plainStringByte[c]
 		for pos := range 16 {

@@ -187,15 +187,14 @@ func scanLiteral(data []byte, i int, literal string) (int, bool) {
 // returns false to stop the scan as failed.
 type memberFunc func(keyStart, keyEnd int, keyEscaped bool, valueStart, valueEnd int) bool
 
-// valueFunc may read a member's value itself, from data[start], with room
-// levels of nesting left, so that a caller can split a list as it is read
-// rather than read it again. It returns handled false to leave the value
-// to scanObject, and otherwise the index after the value.
+// valueFunc is a hook that may read a member's value from data[start],
+// with room levels of nesting left, so that a caller splits a list while
+// reading it. It returns handled false to leave the value to scanObject.
 type valueFunc func(keyStart, keyEnd, start, room int) (end int, handled, ok bool)
 
-// scanObject reads the object that starts at data[i] == '{', calling
-// member, when not nil, for each member. value, when not nil, is offered
-// each member's value first.
+// scanObject reads the object that starts at data[i] == '{'. It calls
+// member, when not nil, for each member, and offers each member's value to
+// value, when not nil, before reading it itself.
 func scanObject(data []byte, i, room int, member memberFunc, value valueFunc) (int, bool) {
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {

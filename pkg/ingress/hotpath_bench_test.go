@@ -140,8 +140,7 @@ func BenchmarkEncodeMessages(b *testing.B) {
 	events, subjects := benchEvents(b)
 	for _, mode := range []mailevent.Mode{mailevent.ModeBinary, mailevent.ModeStructured} {
 		b.Run(string(mode), func(b *testing.B) {
-			// As the ingress does: into buffers reused from one request to
-			// the next.
+			// Encode into reused buffers, as the ingress does.
 			buffers := make([]mailevent.MessageBuffer, len(events))
 			encode := func() {
 				for i := range events {

@@ -14,14 +14,13 @@ import (
 )
 
 // pending is one message of a request on its way to JetStream.
-// messageBuffers holds the buffers events are encoded into, between
-// requests.
+// messageBuffers is the pool of buffers that events are encoded into.
 var messageBuffers = sync.Pool{New: func() any { return new(mailevent.MessageBuffer) }}
 
 type pending struct {
 	msg *nats.Msg
-	// buf is the buffer msg was encoded into, or nil for a message of its
-	// own.
+	// buf is the pooled buffer that msg was encoded into, or nil when msg
+	// was allocated on its own.
 	buf       *mailevent.MessageBuffer
 	eventType string // CloudEvent type, or "" for a rejected record
 	// duplicate is set by publishAll when JetStream had the message already.

@@ -110,7 +110,7 @@ func TestRequestDeadlineEndsPublishWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A plain subscriber keeps the publishes from failing with no
-	// responders, and never answers.
+	// responders, and never replies.
 	sub, err := b.nats.Conn.SubscribeSync("mail.>")
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +130,9 @@ func TestRequestDeadlineEndsPublishWait(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503; body %s", rec.Code, rec.Body)
 	}
-	// The margin covers a slow machine; the publish timeout is a minute.
+	// The margin allows for a slow machine, far below the minute-long
+	// publish timeout.
 	if elapsed > deadline+5*time.Second {
-		t.Errorf("answered after %s, want soon after the request's %s deadline", elapsed, deadline)
+		t.Errorf("responded after %s, want soon after the request's %s deadline", elapsed, deadline)
 	}
 }

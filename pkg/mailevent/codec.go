@@ -57,50 +57,49 @@ func Encode(ev *Event, subject string, mode Mode) *nats.Msg {
 	return EncodeTo(new(MessageBuffer), ev, subject, mode)
 }
 
-// MessageBuffer holds a NATS message and the storage of its headers, so
-// that events can be encoded one after another without a new header map
-// each time. A message encoded into a buffer is valid until the next
-// EncodeTo into the same buffer. Its header map belongs to the buffer. A
-// caller may add headers of other names, which the next EncodeTo removes.
-// It must not change or delete the headers EncodeTo set: the next event
-// with the same header names only overwrites their values.
+// MessageBuffer is a reusable NATS message with storage for its headers,
+// so that events are encoded one after another without a new header map.
+// A message encoded into a buffer is valid until the next EncodeTo into it.
+//
+// The header map belongs to the buffer. A caller may add headers of other
+// names, which the next EncodeTo removes, but must not change or delete
+// the headers EncodeTo set, because the next event with the same header
+// names only overwrites their values.
 type MessageBuffer struct {
-	// self is the buffer's own address after its first EncodeTo: a copy
-	// of the buffer, whose map still points into the original's values,
-	// fills its map again.
+	// self is the buffer's address after its first EncodeTo. A copy of the
+	// buffer, whose map points into the original's values, refills its map.
 	self *MessageBuffer
 	msg  nats.Msg
-	// values backs the value slice of every header in msg's map, and keys
-	// lists their names in the order they were set. An event whose headers
-	// have the same names in the same order only overwrites values.
+	// values backs the value slice of every header in msg's map.
 	values [headerCapacity]string
-	keys   [headerCapacity]string
-	nkeys  int
+	// keys are the header names of the last EncodeTo, in the order set.
+	keys     [headerCapacity]string
+	keyCount int
 }
 
 // headerCapacity is the number of headers a MessageBuffer keeps in place:
-// the 11 of a binary-mode event with a subject and a time, and one more
-// extension.
+// the 10 of a binary-mode event with a subject and a time, and two
+// extensions.
 const headerCapacity = 12
 
-// headerList collects an event's headers before they go into the map.
+// headerList is an event's headers before they go into the map.
 type headerList struct {
 	keys, values [headerCapacity]string
-	n            int
-	// more holds the headers past headerCapacity.
+	count        int
+	// more is the headers past headerCapacity.
 	more [][2]string
 }
 
 func (l *headerList) add(key, value string) {
-	if l.n < headerCapacity {
-		l.keys[l.n], l.values[l.n] = key, value
-		l.n++
+	if l.count < headerCapacity {
+		l.keys[l.count], l.values[l.count] = key, value
+		l.count++
 		return
 	}
 	l.more = append(l.more, [2]string{key, value})
 }
 
-// EncodeTo writes an event as Encode does, into b, and returns b's
+// EncodeTo encodes an event as Encode does, into b, and returns b's
 // message. It reuses the header map of the message encoded before.
 func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg {
 	var headers headerList
@@ -150,12 +149,13 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
 	header := b.msg.Header
 	b.msg = nats.Msg{Subject: subject, Header: header}
-	same := header != nil && b.self == b && len(headers.more) == 0 && headers.n == b.nkeys && len(header) == b.nkeys
-	for i := 0; same && i < headers.n; i++ {
+	same := header != nil && b.self == b && len(headers.more) == 0
+	same = same && headers.count == b.keyCount && len(header) == b.keyCount
+	for i := 0; same && i < headers.count; i++ {
 		same = headers.keys[i] == b.keys[i]
 	}
 	if same {
-		copy(b.values[:], headers.values[:headers.n])
+		copy(b.values[:], headers.values[:headers.count])
 		return
 	}
 
@@ -165,18 +165,18 @@ func (b *MessageBuffer) setHeaders(subject string, headers *headerList) {
 	} else {
 		clear(header)
 	}
-	for i := range headers.n {
+	for i := range headers.count {
 		b.values[i] = headers.values[i]
 		header[headers.keys[i]] = b.values[i : i+1 : i+1]
 	}
-	b.keys, b.nkeys, b.self = headers.keys, headers.n, b
+	b.keys, b.keyCount, b.self = headers.keys, headers.count, b
 	for _, kv := range headers.more {
 		header[kv[0]] = []string{kv[1]}
 	}
-	if len(headers.more) > 0 || len(header) != headers.n {
-		// Headers past the capacity, or a name set twice: the next event
-		// fills the map again.
-		b.nkeys = -1
+	if len(headers.more) > 0 || len(header) != headers.count {
+		// With headers past the capacity, or a name set twice, the next
+		// event refills the map.
+		b.keyCount = -1
 	}
 }
 

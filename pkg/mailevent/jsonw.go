@@ -7,8 +7,8 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// plainASCII marks the bytes a JSON string holds as they are: printable
-// ASCII other than the quote and the backslash.
+// plainASCII marks the bytes that a JSON string contains unescaped:
+// printable ASCII other than the quote and the backslash.
 var plainASCII = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
@@ -21,7 +21,7 @@ var plainASCII = func() (t [256]bool) {
 // valid UTF-8 already.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	// Most values, and every key, are printable ASCII to the end.
+	// Every key and most values are plain printable ASCII, copied whole.
 	i := 0
 	for i < len(s) && plainASCII[s[i]] {
 		i++
