@@ -91,16 +91,23 @@ func (c *ackCollector) publish(ctx context.Context, batch []pending) error {
 	for i := range batch {
 		msg := batch[i].msg
 		msg.Reply = replies.at(i)
-		if msg.Header == nil {
-			msg.Header = nats.Header{}
+		// An event's message buffer adds the header itself, in serve.
+		// Other messages get it for this publish only.
+		added := false
+		if _, has := msg.Header[jetstream.ExpectedStreamHeader]; !has {
+			if msg.Header == nil {
+				msg.Header = nats.Header{}
+			}
+			msg.Header[jetstream.ExpectedStreamHeader] = c.expectStream
+			added = true
 		}
-		msg.Header[jetstream.ExpectedStreamHeader] = c.expectStream
 		err := c.nc.PublishMsg(msg)
 		// A message kept for a later publish, as by the disk buffer, must
-		// not carry this request's reply subject. Removing the header lets
-		// the message's buffer reuse its header map as it was encoded.
+		// not carry this request's reply subject.
 		msg.Reply = ""
-		delete(msg.Header, jetstream.ExpectedStreamHeader)
+		if added {
+			delete(msg.Header, jetstream.ExpectedStreamHeader)
+		}
 		if err != nil {
 			return fmt.Errorf("publish to %s: %w: %w", msg.Subject, errNotStored, err)
 		}

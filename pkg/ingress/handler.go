@@ -228,6 +228,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		}
 		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
 		buf := messageBuffers.Get().(*mailevent.MessageBuffer)
+		buf.SetExtraHeader(jetstream.ExpectedStreamHeader, h.cfg.StreamName)
 		batchMsgs = append(batchMsgs, pending{msg: mailevent.EncodeTo(buf, &ev, subject, h.cfg.Mode), buf: buf, eventType: ev.Type, span: span})
 		if debug {
 			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",

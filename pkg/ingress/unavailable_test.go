@@ -136,3 +136,25 @@ func TestRequestDeadlineEndsPublishWait(t *testing.T) {
 		t.Errorf("responded after %s, want soon after the request's %s deadline", elapsed, deadline)
 	}
 }
+
+// TestOtherStreamStoresNothing points the ingress at a stream name while
+// another stream captures its subjects. JetStream must reject every
+// message, the events and the rejected record alike, and the sender must
+// get 503.
+func TestOtherStreamStoresNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *ingress.Config) { cfg.StreamName = "ELSEWHERE" })
+	body := `{"event_type":"bounces","server_composition":"pro","event":{"bounces":[
+		{"created":"2023-01-25 14:03:06","to":"a@example.jp","status":"2"},
+		"not a record",
+		{"created":"2023-01-25 14:03:07","to":"b@example.jp","status":"2"}]}}`
+	for attempt := range 2 {
+		resp := b.post(t, "application/json", []byte(body), nil)
+		if resp.status != http.StatusServiceUnavailable {
+			t.Fatalf("attempt %d: status = %d, want 503; body %s", attempt, resp.status, resp.body)
+		}
+	}
+	if stored := b.stored(t); len(stored) != 0 {
+		t.Errorf("%s contains %d messages, want none: the first on %s", streamName, len(stored), stored[0].Subject)
+	}
+}

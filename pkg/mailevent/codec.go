@@ -75,12 +75,21 @@ type MessageBuffer struct {
 	// keys are the header names of the last EncodeTo, in the order set.
 	keys     [headerCapacity]string
 	keyCount int
+	// extra is the header SetExtraHeader set, as name and value.
+	extra [2]string
+}
+
+// SetExtraHeader makes every later EncodeTo into b add the header
+// name: value, such as a publisher's Nats-Expected-Stream, so that it
+// stays in the map between events. An empty name adds none.
+func (b *MessageBuffer) SetExtraHeader(name, value string) {
+	b.extra = [2]string{name, value}
 }
 
 // headerCapacity is the number of headers a MessageBuffer keeps in place:
-// the 10 of a binary-mode event with a subject and a time, and two
-// extensions.
-const headerCapacity = 12
+// the 10 of a binary-mode event with a subject and a time, the extra
+// header and two extensions.
+const headerCapacity = 13
 
 // headerList is an event's headers before they go into the map.
 type headerList struct {
@@ -106,6 +115,7 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 	headers.add(HeaderMsgID, ev.ID)
 	if mode == ModeStructured {
 		headers.add(HeaderContentType, StructuredContentType)
+		b.addExtra(&headers)
 		b.setHeaders(subject, &headers)
 		b.msg.Data = AppendStructured(make([]byte, 0, len(ev.Data)+512), ev)
 		return &b.msg
@@ -138,9 +148,16 @@ func EncodeTo(b *MessageBuffer, ev *Event, subject string, mode Mode) *nats.Msg 
 	if ev.DataContentType != "" {
 		headers.add(HeaderContentType, ev.DataContentType)
 	}
+	b.addExtra(&headers)
 	b.setHeaders(subject, &headers)
 	b.msg.Data = ev.Data
 	return &b.msg
+}
+
+func (b *MessageBuffer) addExtra(headers *headerList) {
+	if b.extra[0] != "" {
+		headers.add(b.extra[0], b.extra[1])
+	}
 }
 
 // setHeaders resets b's message to subject and headers. If the map holds

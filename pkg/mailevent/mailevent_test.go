@@ -286,6 +286,46 @@ func TestEncodeToMatchesFreshEncode(t *testing.T) {
 	}
 }
 
+// TestEncodeToExtraHeader checks that a buffer's extra header comes with
+// every message encoded into it, follows a change of its value, and goes
+// when its name is emptied, in both modes and with any header names.
+func TestEncodeToExtraHeader(t *testing.T) {
+	t.Parallel()
+	plain := mailevent.Event{ID: "a1", Source: "/cmc", Type: mailevent.TypeBounce, Data: []byte(`{}`)}
+	crowded := plain
+	crowded.ID, crowded.Extensions = "b2", map[string]string{"x1": "1", "x2": "2", "x3": "3", "x4": "4"}
+	steps := []struct {
+		ev          mailevent.Event
+		name, value string
+	}{
+		{plain, "Nats-Expected-Stream", "MAIL"},
+		{plain, "Nats-Expected-Stream", "MAIL"},
+		{crowded, "Nats-Expected-Stream", "MAIL"},
+		{plain, "Nats-Expected-Stream", "OTHER"},
+		{plain, "", ""},
+		{plain, "Nats-Expected-Stream", "MAIL"},
+	}
+	for _, mode := range []mailevent.Mode{mailevent.ModeBinary, mailevent.ModeStructured} {
+		var buf mailevent.MessageBuffer
+		for i, step := range steps {
+			buf.SetExtraHeader(step.name, step.value)
+			want := mailevent.Encode(&step.ev, "mail.x", mode)
+			got := mailevent.EncodeTo(&buf, &step.ev, "mail.x", mode)
+			if step.name != "" {
+				want.Header[step.name] = []string{step.value}
+			}
+			if len(got.Header) != len(want.Header) {
+				t.Fatalf("step %d (%s): headers %v, want %v", i, mode, got.Header, want.Header)
+			}
+			for name, values := range want.Header {
+				if g := got.Header[name]; len(g) != 1 || g[0] != values[0] {
+					t.Fatalf("step %d (%s): header %s = %q, want %q", i, mode, name, g, values)
+				}
+			}
+		}
+	}
+}
+
 // TestEncodeToAfterCopyingBuffer copies a buffer by value, as a growing
 // slice of buffers does, and checks that the copy's next message carries
 // its own values.
