@@ -127,6 +127,12 @@ field() { grep "^$1" "$work/bench-$2.txt" | head -1 | sed "s|^$1 *||"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 row() { printf '| %-46s | %16s | %20s | %15s |\n' "$1" "$2" "$3" "$4"; }
 
+# peak_rss PID prints the peak resident memory (VmHWM) of a running
+# process in MiB.
+peak_rss() {
+  awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"
+}
+
 # stop_processes stops what start_processes started and removes their
 # stores, so that the kernel does not write the phase's files back to
 # disk while the next phase runs.
@@ -139,7 +145,7 @@ stop_processes() {
 
 # start_processes MODE PHASE starts mailbridge serve, and in the external
 # mode a nats-server, on fresh ports and a fresh store, and sets nats_url,
-# base and bridge_pid.
+# base, bridge_pid and, in the external mode, server_pid.
 start_processes() {
   local mode=$1 phase=$2
   local nats_port http_port
@@ -161,7 +167,8 @@ start_processes() {
     ;;
   external)
     nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream-$phase" >"$work/nats-server-$phase.log" 2>&1 &
-    pids+=($!)
+    server_pid=$!
+    pids+=("$server_pid")
     wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
     log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
     MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
@@ -229,6 +236,10 @@ measure() {
   bridge_bench "$mode-batch100" --batch 100 --concurrency "$concurrency" --count "$requests"
   local bridge_size
   bridge_size=$(stored_size "$nats_url" MAIL)
+  local server_rss_throughput="" server_rss_latency=""
+  if [ "$mode" = external ]; then
+    server_rss_throughput=$(peak_rss "$server_pid")
+  fi
   stop_processes
 
   log "== $mode mode, latency"
@@ -242,6 +253,9 @@ measure() {
   half_rate=$((single_rps / 2))
   log "mailbridge, 1-event requests at half the rate just measured ($half_rate req/s), ${seconds}s"
   bridge_bench "$mode-half" --batch 1 --concurrency "$concurrency_1" --rate "$half_rate" --duration "${seconds}s"
+  if [ "$mode" = external ]; then
+    server_rss_latency=$(peak_rss "$server_pid")
+  fi
   stop_processes
 
   local batch_eps
@@ -272,6 +286,10 @@ measure() {
     echo "1-event at $target_half_rate req/s (half the target): $(field 'latency:' "$mode-target-half"); errors $(errors_of "$mode-target-half"); stream $(stream_of "$mode-target-half")"
     echo "1-event at $half_rate req/s (half the measured rate): $(field 'latency:' "$mode-half"); errors $(errors_of "$mode-half"); stream $(stream_of "$mode-half")"
     echo "$memory: $(field 'bridge peak RSS:' "$mode-batch100") in the throughput phase, $(field 'bridge peak RSS:' "$mode-half") in the latency phase"
+    if [ "$mode" = external ]; then
+      # nats bench's runs are part of the throughput phase's figure.
+      echo "nats-server peak RSS (VmHWM), JetStream alone: $server_rss_throughput in the throughput phase, $server_rss_latency in the latency phase"
+    fi
     echo "stored message size, average of subject, headers, data and record: mailbridge $bridge_size bytes, nats bench with mailbridge's shape $shaped_size bytes"
     echo "nats bench flags for mailbridge's shape: ${shape[*]}"
   } >>"$work/report.txt"
