@@ -54,6 +54,34 @@ func TestSubjectsNeverContainUnsafeTokens(t *testing.T) {
 	}
 }
 
+// TestSubjectsSameUnderEveryPrefix checks that the delivery and bounce
+// subjects under the default prefix, which are made once, equal those
+// under another prefix with that prefix replaced.
+func TestSubjectsSameUnderEveryPrefix(t *testing.T) {
+	t.Parallel()
+	usual := mailevent.Subjects{Prefix: mailevent.DefaultPrefix}
+	other := mailevent.Subjects{Prefix: "acme.mail"}
+	statuses := []string{"queued", "succeeded", "failed", "deferred", "bounced", "", "x.y"}
+	for _, c := range mailevent.BounceCodes {
+		statuses = append(statuses, c.Code)
+	}
+	for _, status := range statuses {
+		pairs := [][2]string{{usual.Delivery(status), other.Delivery(status)}, {usual.Bounce(status), other.Bounce(status)}}
+		for _, pair := range pairs {
+			want, ok := strings.CutPrefix(pair[1], "acme.mail.")
+			if !ok || pair[0] != "mail."+want {
+				t.Errorf("status %q: subject %q under mail, %q under acme.mail", status, pair[0], pair[1])
+			}
+		}
+	}
+	if got := usual.Delivery("failed"); got != "mail.deliveries.failed" {
+		t.Errorf("Delivery(failed) = %q, want mail.deliveries.failed", got)
+	}
+	if got := usual.Bounce("2"); got != "mail.bounces.user_unknown" {
+		t.Errorf("Bounce(2) = %q, want mail.bounces.user_unknown", got)
+	}
+}
+
 func TestBinaryHeadersRoundTrip(t *testing.T) {
 	t.Parallel()
 	values := []struct{ name, subject string }{

@@ -36,6 +36,9 @@ func (s Subjects) Delivery(status string) string {
 	if _, known := deliveryType(status); known {
 		token = status
 	}
+	if subject, ok := defaultDeliveries[token]; ok && s.Prefix == DefaultPrefix {
+		return subject
+	}
 	return s.Prefix + ".deliveries." + token
 }
 
@@ -44,7 +47,28 @@ func (s Subjects) Deliveries() string { return s.Prefix + ".deliveries.*" }
 
 // Bounce returns the subject of a bounce with the given CMC bounce code.
 func (s Subjects) Bounce(code string) string {
-	return s.Prefix + ".bounces." + BounceName(code)
+	name := BounceName(code)
+	if subject, ok := defaultBounces[name]; ok && s.Prefix == DefaultPrefix {
+		return subject
+	}
+	return s.Prefix + ".bounces." + name
+}
+
+// defaultDeliveries and defaultBounces are the delivery and bounce
+// subjects under DefaultPrefix by token, made once so that events under
+// the usual prefix need no new subject string.
+var defaultDeliveries, defaultBounces = defaultSubjects()
+
+func defaultSubjects() (deliveries, bounces map[string]string) {
+	deliveries = map[string]string{}
+	for _, token := range []string{StatusQueued, StatusSucceeded, StatusFailed, StatusDeferred, UnknownToken} {
+		deliveries[token] = DefaultPrefix + ".deliveries." + token
+	}
+	bounces = map[string]string{UnknownToken: DefaultPrefix + ".bounces." + UnknownToken}
+	for _, c := range BounceCodes {
+		bounces[c.Name] = DefaultPrefix + ".bounces." + c.Name
+	}
+	return deliveries, bounces
 }
 
 // Bounces returns the filter of every bounce subject.
