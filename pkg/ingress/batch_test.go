@@ -223,8 +223,9 @@ func TestMethodNotAllowed(t *testing.T) {
 }
 
 // TestConcurrentWebhooksKeepOwnHeaders posts many batches at once, so that
-// pooled message buffers pass from request to request, and checks that
-// every stored event's headers match its own data.
+// pooled event and body buffers pass from request to request, and checks
+// that every stored event's headers match its own data, and that every
+// rejected record keeps its own text.
 func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -232,9 +233,9 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 	statuses := []string{"queued", "succeeded", "failed", "deferred"}
 	bodies := make([][]byte, requests)
 	for r := range bodies {
-		records := make([]map[string]string, perRequest)
+		records := make([]any, perRequest, perRequest+1)
 		for i := range records {
-			records[i] = map[string]string{
+			record := map[string]string{
 				"created":   fmt.Sprintf("2023-01-25 14:%02d:%02d", r, i),
 				"to":        fmt.Sprintf("r%02d-user%03d@example.jp", r, i),
 				"messageId": fmt.Sprintf("<%02d-%03d@example.com>", r, i),
@@ -243,9 +244,13 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 				"status":    statuses[(r+i)%len(statuses)],
 			}
 			if r%2 == 1 {
-				records[i]["to"] = fmt.Sprintf("利用者%02d-%03d@example.jp", r, i)
+				record["to"] = fmt.Sprintf("利用者%02d-%03d@example.jp", r, i)
 			}
+			records[i] = record
 		}
+		// A record that cannot be mapped is stored as it came, from the
+		// body's own bytes.
+		records = append(records, fmt.Sprintf("not a record %02d", r))
 		body, err := json.Marshal(map[string]any{
 			"event_type": "deliveries", "server_composition": "pro",
 			"event": map[string]any{"deliveries": records},
@@ -279,10 +284,15 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 	}
 
 	stored := b.stored(t)
-	if len(stored) != requests*perRequest {
-		t.Fatalf("stored %d events, want %d", len(stored), requests*perRequest)
+	if len(stored) != requests*(perRequest+1) {
+		t.Fatalf("stored %d messages, want %d", len(stored), requests*(perRequest+1))
 	}
+	rejected := map[string]bool{}
 	for _, msg := range stored {
+		if msg.Subject == "mail.rejected" {
+			rejected[string(msg.Data)] = true
+			continue
+		}
 		ev, err := mailevent.Decode(msg.Header, msg.Data)
 		if err != nil {
 			t.Fatalf("message %d: %v", msg.Sequence, err)
@@ -306,6 +316,11 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 		}
 		if msg.Subject != "mail.deliveries."+data.Status {
 			t.Errorf("message %d (%s) on %s, want mail.deliveries.%s", msg.Sequence, data.MessageID, msg.Subject, data.Status)
+		}
+	}
+	for r := range requests {
+		if want := fmt.Sprintf(`"not a record %02d"`, r); !rejected[want] {
+			t.Errorf("no rejected record %s among %d: %v", want, len(rejected), rejected)
 		}
 	}
 }

@@ -192,17 +192,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 
 	// Map every record; keep the ones that cannot be mapped as they came.
 	batchMsgs := make([]pending, 0, len(batch.Entries))
-	// The events' message buffers go back to the pool when the request is
-	// done. They stay out of it when the disk buffer took the messages,
-	// because its publisher may send them again later.
+	// The events' buffers and the body, which rejected records point into,
+	// go back to their pools when the request is done. They stay out of
+	// them when the disk buffer took the messages, because its publisher
+	// may send them again later.
 	recycle := true
 	defer func() {
 		if !recycle {
 			return
 		}
+		recycleBody(body)
 		for _, p := range batchMsgs {
 			if p.buf != nil {
-				messageBuffers.Put(p.buf)
+				eventBuffers.Put(p.buf)
 			}
 		}
 	}()
@@ -211,11 +213,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	// allocation per event.
 	debug := h.cfg.Logger.Enabled(r.Context(), slog.LevelDebug)
 	for i, raw := range batch.Entries {
-		ev, subject, err := h.cfg.Builder.Build(batch.EventType, batch.ServerComposition, raw)
+		buf := eventBuffers.Get().(*eventBuffer)
+		ev, subject, err := h.cfg.Builder.BuildTo(buf.data, batch.EventType, batch.ServerComposition, raw)
 		if err == nil {
 			err = ev.ValidateFast()
 		}
 		if err != nil {
+			eventBuffers.Put(buf)
 			rejected++
 			h.logLimited(r.Context(), slog.LevelWarn, "webhook entry rejected", "webhook entry rejected",
 				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))
@@ -226,10 +230,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			batchMsgs = append(batchMsgs, pending{msg: msg})
 			continue
 		}
+		// The data's storage, new or reused, stays with the buffer.
+		buf.data = ev.Data
 		span := tracing.StartPublish(r.Context(), h.tracer, &ev, subject)
-		buf := messageBuffers.Get().(*mailevent.MessageBuffer)
-		buf.SetExtraHeader(jetstream.ExpectedStreamHeader, h.cfg.StreamName)
-		batchMsgs = append(batchMsgs, pending{msg: mailevent.EncodeTo(buf, &ev, subject, h.cfg.Mode), buf: buf, eventType: ev.Type, span: span})
+		buf.msg.SetExtraHeader(jetstream.ExpectedStreamHeader, h.cfg.StreamName)
+		batchMsgs = append(batchMsgs, pending{msg: mailevent.EncodeTo(&buf.msg, &ev, subject, h.cfg.Mode), buf: buf, eventType: ev.Type, span: span})
 		if debug {
 			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelDebug, "event mapped",
 				slog.String("request_id", req.id), slog.String("event_id", ev.ID),
@@ -330,6 +335,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 		if err != nil {
 			return raw, http.StatusBadRequest, fmt.Errorf("gzip body cannot be read (%v): send valid gzip or no Content-Encoding", err)
 		}
+		recycleBody(raw)
 	default:
 		return raw, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q is not supported: send gzip or no encoding", encoding)
 	}

@@ -13,15 +13,23 @@ import (
 	"github.com/mailbridge/mailbridge/pkg/tracing"
 )
 
-// pending is one message of a request on its way to JetStream.
-// messageBuffers is the pool of buffers that events are encoded into.
-var messageBuffers = sync.Pool{New: func() any { return new(mailevent.MessageBuffer) }}
+// eventBuffer is the reusable storage of one event's NATS message: its
+// headers and its data.
+type eventBuffer struct {
+	msg  mailevent.MessageBuffer
+	data []byte
+}
 
+// eventBuffers is the pool of buffers that events are built and encoded
+// into.
+var eventBuffers = sync.Pool{New: func() any { return new(eventBuffer) }}
+
+// pending is one message of a request on its way to JetStream.
 type pending struct {
 	msg *nats.Msg
-	// buf is the pooled buffer that msg was encoded into, or nil when msg
-	// was allocated on its own.
-	buf       *mailevent.MessageBuffer
+	// buf is the pooled buffer that msg was built and encoded into, or nil
+	// when msg was allocated on its own.
+	buf       *eventBuffer
 	eventType string // CloudEvent type, or "" for a rejected record
 	// duplicate is set by publishAll when JetStream had the message already.
 	duplicate bool

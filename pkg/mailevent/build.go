@@ -57,6 +57,13 @@ type Builder struct {
 // known field has the wrong type, when created is missing or not a time,
 // or when a delivery or bounce names no recipient.
 func (b *Builder) Build(eventType cmc.EventType, composition string, raw json.RawMessage) (Event, string, error) {
+	return b.BuildTo(nil, eventType, composition, raw)
+}
+
+// BuildTo is Build with the event data written over dst, which lets a
+// caller reuse the data of an event it no longer needs. The returned
+// event's Data uses dst's storage when it is large enough.
+func (b *Builder) BuildTo(dst []byte, eventType cmc.EventType, composition string, raw json.RawMessage) (Event, string, error) {
 	entry, err := cmc.ParseEntry(raw)
 	if err != nil {
 		return Event{}, "", fmt.Errorf("%w: %w", ErrUnmappable, err)
@@ -89,17 +96,17 @@ func (b *Builder) Build(eventType cmc.EventType, composition string, raw json.Ra
 		ev.DataSchema = SchemaDelivery
 		subject = b.Subjects.Delivery(entry.Status)
 		classify := entry.Status == StatusFailed || entry.Status == StatusDeferred
-		ev.Data = b.messageData(&entry, composition, false, classify)
+		ev.Data = b.messageData(dst, &entry, composition, false, classify)
 	case cmc.EventTypeBounces:
 		ev.Type = TypeBounce
 		ev.DataSchema = SchemaBounce
 		subject = b.Subjects.Bounce(entry.Status)
-		ev.Data = b.messageData(&entry, composition, true, true)
+		ev.Data = b.messageData(dst, &entry, composition, true, true)
 	case cmc.EventTypeBlocks:
 		ev.Type = TypeBlock
 		ev.DataSchema = SchemaBlock
 		subject = b.Subjects.Block(entry.Status)
-		ev.Data = blockData(&entry, composition)
+		ev.Data = blockData(dst, &entry, composition)
 	default:
 		return Event{}, "", fmt.Errorf("%w: unknown event_type %q", ErrUnmappable, eventType)
 	}
@@ -191,8 +198,8 @@ var reservedDataKeys = map[string]bool{
 	"classification": true, "bounce_code": true, "bounce_name": true,
 }
 
-func (b *Builder) messageData(entry *cmc.Entry, composition string, isBounce, classify bool) []byte {
-	w := objectWriter{buf: make([]byte, 0, 512+len(entry.Reason)+len(entry.Subject))}
+func (b *Builder) messageData(dst []byte, entry *cmc.Entry, composition string, isBounce, classify bool) []byte {
+	w := objectWriter{buf: storage(dst, 512+len(entry.Reason)+len(entry.Subject))}
 	w.str("created", entry.Created)
 	w.str("returnPath", entry.ReturnPath)
 	w.str("from", entry.From)
@@ -243,8 +250,17 @@ func (b *Builder) messageData(entry *cmc.Entry, composition string, isBounce, cl
 
 // blockData writes a block record's fields as they arrived, with the
 // server composition.
-func blockData(entry *cmc.Entry, composition string) []byte {
-	w := objectWriter{buf: make([]byte, 0, 256)}
+// storage returns dst emptied, or new storage of size bytes when dst is
+// smaller.
+func storage(dst []byte, size int) []byte {
+	if cap(dst) < size {
+		return make([]byte, 0, size)
+	}
+	return dst[:0]
+}
+
+func blockData(dst []byte, entry *cmc.Entry, composition string) []byte {
+	w := objectWriter{buf: storage(dst, 256)}
 	w.str("created", entry.Created)
 	if entry.Email != "" {
 		w.str("email", entry.Email)
