@@ -248,8 +248,6 @@ func (b *Builder) messageData(dst []byte, entry *cmc.Entry, composition string, 
 	return w.close()
 }
 
-// blockData writes a block record's fields as they arrived, with the
-// server composition.
 // storage returns dst emptied, or new storage of size bytes when dst is
 // smaller.
 func storage(dst []byte, size int) []byte {
@@ -259,6 +257,8 @@ func storage(dst []byte, size int) []byte {
 	return dst[:0]
 }
 
+// blockData writes a block record's fields as they arrived, with the
+// server composition.
 func blockData(dst []byte, entry *cmc.Entry, composition string) []byte {
 	w := objectWriter{buf: storage(dst, 256)}
 	w.str("created", entry.Created)
