@@ -24,8 +24,8 @@ type ackCollector struct {
 	nc *nats.Conn
 	// prefix is the unique inbox the reply subjects start with.
 	prefix string
-	// expectStream is the value of every message's Nats-Expected-Stream
-	// header. The messages share it because nats.go only reads it.
+	// expectStream is the Nats-Expected-Stream value of the messages that
+	// arrive without one. They share it because nats.go only reads it.
 	expectStream []string
 
 	mu       sync.Mutex

@@ -229,14 +229,14 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	const requests, perRequest = 16, 50
+	const requests, perRequest = 64, 25
 	statuses := []string{"queued", "succeeded", "failed", "deferred"}
 	bodies := make([][]byte, requests)
 	for r := range bodies {
 		records := make([]any, perRequest, perRequest+1)
 		for i := range records {
 			record := map[string]string{
-				"created":   fmt.Sprintf("2023-01-25 14:%02d:%02d", r, i),
+				"created":   fmt.Sprintf("2023-01-25 %02d:%02d:%02d", 10+r/60, r%60, i),
 				"to":        fmt.Sprintf("r%02d-user%03d@example.jp", r, i),
 				"messageId": fmt.Sprintf("<%02d-%03d@example.com>", r, i),
 				"subject":   fmt.Sprintf("テスト %d-%d", r, i),
@@ -288,6 +288,7 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 		t.Fatalf("stored %d messages, want %d", len(stored), requests*(perRequest+1))
 	}
 	rejected := map[string]bool{}
+	messageIDs := map[string]bool{}
 	for _, msg := range stored {
 		if msg.Subject == "mail.rejected" {
 			rejected[string(msg.Data)] = true
@@ -305,6 +306,7 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 		if err := json.Unmarshal(msg.Data, &data); err != nil {
 			t.Fatalf("message %d: data: %v", msg.Sequence, err)
 		}
+		messageIDs[data.MessageID] = true
 		if got := msg.Header.Get(mailevent.HeaderMsgID); got != ev.ID {
 			t.Errorf("message %d: %s %q, ce-id %q", msg.Sequence, mailevent.HeaderMsgID, got, ev.ID)
 		}
@@ -317,6 +319,9 @@ func TestConcurrentWebhooksKeepOwnHeaders(t *testing.T) {
 		if msg.Subject != "mail.deliveries."+data.Status {
 			t.Errorf("message %d (%s) on %s, want mail.deliveries.%s", msg.Sequence, data.MessageID, msg.Subject, data.Status)
 		}
+	}
+	if len(messageIDs) != requests*perRequest {
+		t.Errorf("%d different messageId values stored, want %d", len(messageIDs), requests*perRequest)
 	}
 	for r := range requests {
 		if want := fmt.Sprintf(`"not a record %02d"`, r); !rejected[want] {

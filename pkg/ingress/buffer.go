@@ -13,7 +13,8 @@ import (
 // later with their original Nats-Msg-Id.
 type Buffer interface {
 	// Store keeps every message on local disk, or returns an error when it
-	// cannot keep all of them.
+	// cannot keep all of them. Messages may carry the Nats-Expected-Stream
+	// header of the failed publish, which a later forward should drop.
 	Store(ctx context.Context, msgs []*nats.Msg) error
 }
 

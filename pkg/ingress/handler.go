@@ -194,8 +194,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 	batchMsgs := make([]pending, 0, len(batch.Entries))
 	// The events' buffers and the body, which rejected records point into,
 	// go back to their pools when the request is done. They stay out of
-	// them when the disk buffer took the messages, because its publisher
-	// may send them again later.
+	// them once the messages went to the disk buffer, stored or not,
+	// because its publisher may still send them.
 	recycle := true
 	defer func() {
 		if !recycle {
@@ -204,7 +204,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 		recycleBody(body)
 		for _, p := range batchMsgs {
 			if p.buf != nil {
-				eventBuffers.Put(p.buf)
+				recycleEvent(p.buf)
 			}
 		}
 	}()
@@ -219,7 +219,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) (i
 			err = ev.ValidateFast()
 		}
 		if err != nil {
-			eventBuffers.Put(buf)
+			recycleEvent(buf)
 			rejected++
 			h.logLimited(r.Context(), slog.LevelWarn, "webhook entry rejected", "webhook entry rejected",
 				slog.String("request_id", req.id), slog.Int("entry_index", i), slog.Any("error", err))

@@ -14,7 +14,7 @@ import (
 )
 
 // eventBuffer is the reusable storage of one event's NATS message: its
-// headers and its data.
+// headers, and its data in binary mode.
 type eventBuffer struct {
 	msg  mailevent.MessageBuffer
 	data []byte
@@ -23,6 +23,20 @@ type eventBuffer struct {
 // eventBuffers is the pool of buffers that events are built and encoded
 // into.
 var eventBuffers = sync.Pool{New: func() any { return new(eventBuffer) }}
+
+// maxPooledData is the largest event data storage kept with a pooled
+// buffer, so that one record with a very long text does not keep its
+// memory.
+const maxPooledData = 64 << 10
+
+// recycleEvent gives an event's buffer back for a later event. The caller
+// must not use the buffer's message afterwards.
+func recycleEvent(buf *eventBuffer) {
+	if cap(buf.data) > maxPooledData {
+		buf.data = nil
+	}
+	eventBuffers.Put(buf)
+}
 
 // pending is one message of a request on its way to JetStream.
 type pending struct {

@@ -1,6 +1,7 @@
 package mailevent_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -214,8 +215,9 @@ func TestEventIDStableAndDistinct(t *testing.T) {
 	}
 }
 
-// FuzzBuild checks that Build never panics and that every event it builds
-// is a valid CloudEvent whose data matches its dataschema.
+// FuzzBuild checks that Build never panics, that every event it builds is
+// a valid CloudEvent whose data matches its dataschema, and that BuildTo
+// into used storage, large or small, gives the same event.
 func FuzzBuild(f *testing.F) {
 	f.Add("deliveries", "pro", `{"created":"2023-01-25 14:06:06","to":"a@example.jp","status":"failed","reason":"550 5.1.1 no"}`)
 	f.Add("bounces", "pro", `{"created":"2023-01-25 14:06:07","envelopeTo":"a@example.jp","status":"2"}`)
@@ -243,6 +245,16 @@ func FuzzBuild(f *testing.F) {
 		}
 		if !json.Valid(ev.Data) {
 			t.Fatalf("data is not JSON: %q", ev.Data)
+		}
+		for _, used := range [][]byte{bytes.Repeat([]byte("x"), 4096), []byte("xyz")} {
+			again, againSubject, err := builder.BuildTo(used, cmc.EventType(eventType), composition, json.RawMessage(raw))
+			if err != nil {
+				t.Fatalf("BuildTo into %d bytes: %v, where Build succeeded", cap(used), err)
+			}
+			if againSubject != subject || !bytes.Equal(again.Data, ev.Data) || again.ID != ev.ID {
+				t.Fatalf("BuildTo into %d bytes: subject %q, id %s, data %s; Build: %q, %s, %s",
+					cap(used), againSubject, again.ID, again.Data, subject, ev.ID, ev.Data)
+			}
 		}
 		if !strings.HasPrefix(ev.Type, mailevent.TypePrefix) {
 			t.Fatalf("type %q", ev.Type)

@@ -36,8 +36,10 @@ func (s Subjects) Delivery(status string) string {
 	if _, known := deliveryType(status); known {
 		token = status
 	}
-	if subject, ok := defaultDeliveries[token]; ok && s.Prefix == DefaultPrefix {
-		return subject
+	if s.Prefix == DefaultPrefix {
+		if subject, ok := defaultDeliveries[token]; ok {
+			return subject
+		}
 	}
 	return s.Prefix + ".deliveries." + token
 }
@@ -48,8 +50,10 @@ func (s Subjects) Deliveries() string { return s.Prefix + ".deliveries.*" }
 // Bounce returns the subject of a bounce with the given CMC bounce code.
 func (s Subjects) Bounce(code string) string {
 	name := BounceName(code)
-	if subject, ok := defaultBounces[name]; ok && s.Prefix == DefaultPrefix {
-		return subject
+	if s.Prefix == DefaultPrefix {
+		if subject, ok := defaultBounces[name]; ok {
+			return subject
+		}
 	}
 	return s.Prefix + ".bounces." + name
 }
