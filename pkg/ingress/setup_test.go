@@ -172,6 +172,18 @@ func (b *bridge) post(t *testing.T, contentType string, body []byte, header http
 	return response{status: resp.StatusCode, header: resp.Header, body: answer}
 }
 
+// get sends a GET to the webhook path, which only takes POST, and returns
+// the status.
+func (b *bridge) get(t *testing.T) int {
+	t.Helper()
+	resp, err := b.http.Client().Get(b.http.URL + ingress.WebhookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // stored returns every message in the stream, in order.
 func (b *bridge) stored(t *testing.T) []*jetstream.RawStreamMsg {
 	t.Helper()

@@ -109,17 +109,8 @@ func TestFailureLinesLimited(t *testing.T) {
 	b := setup(t, func(c *ingress.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	const requests = 20
 	for range requests {
-		req, err := http.NewRequest(http.MethodGet, b.http.URL+ingress.WebhookPath, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := b.http.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Fatalf("GET: status %d, want 405", resp.StatusCode)
+		if status := b.get(t); status != http.StatusMethodNotAllowed {
+			t.Fatalf("GET: status %d, want 405", status)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,15 +170,7 @@ func TestFailureLinesAllLoggedWithLogEveryWebhook(t *testing.T) {
 	})
 	const requests = 20
 	for range requests {
-		req, err := http.NewRequest(http.MethodGet, b.http.URL+ingress.WebhookPath, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := b.http.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		b.get(t)
 	}
 
 	if n := strings.Count(logs.String(), `msg="webhook handled"`); n != requests {
