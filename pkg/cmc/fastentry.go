@@ -109,13 +109,48 @@ func fastFieldText(value string) (string, bool) {
 // "2006-01-02 15:04:05", in loc. It returns ok false for any other text,
 // which ParseCreated then tries against every layout it accepts. The
 // check of byte 10 skips the RFC 3339 attempt, which needs a 'T' there.
+//
+// It reads the digits itself and checks each value's range as
+// time.ParseInLocation does, which then ends in the same time.Date call.
 func parseCreatedFast(created string, loc *time.Location) (time.Time, bool) {
-	if !fastPaths || len(created) != len(createdLayouts[0]) || created[10] != ' ' {
+	if !fastPaths || len(created) != len(createdLayouts[0]) || created[10] != ' ' ||
+		created[4] != '-' || created[7] != '-' || created[13] != ':' || created[16] != ':' {
 		return time.Time{}, false
 	}
-	t, err := time.ParseInLocation(createdLayouts[0], created, loc)
-	if err != nil {
+	valid := true
+	number := func(start, end int) int {
+		n, ok := digits(created[start:end])
+		valid = valid && ok
+		return n
+	}
+	year, month, day := number(0, 4), number(5, 7), number(8, 10)
+	hour, minute, second := number(11, 13), number(14, 16), number(17, 19)
+	if !valid || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || second > 59 {
 		return time.Time{}, false
 	}
-	return t, true
+	return time.Date(year, time.Month(month), day, hour, minute, second, 0, loc), true
 }
+
+// digits reads s, made of ASCII digits only, as a decimal number.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// daysIn returns the number of days in month m of year y.
+func daysIn(m time.Month, y int) int {
+	if m == time.February && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		return 29
+	}
+	return monthDays[m-1]
+}
+
+var monthDays = [12]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailbridge/mailbridge/pkg/cmc"
@@ -119,8 +120,21 @@ func Source(composition string) string {
 	if composition == "" {
 		return "/cmc"
 	}
-	return "/cmc/" + url.PathEscape(composition)
+	// A bridge receives one or a few compositions, so the last one's
+	// source is kept rather than made again for every event.
+	if last := lastSource.Load(); last != nil && last.composition == composition {
+		return last.source
+	}
+	source := "/cmc/" + url.PathEscape(composition)
+	lastSource.Store(&composedSource{composition: composition, source: source})
+	return source
 }
+
+// composedSource is a server composition and its source.
+type composedSource struct{ composition, source string }
+
+// lastSource is the composition Source was last given, and its source.
+var lastSource atomic.Pointer[composedSource]
 
 // ServerComposition returns the server composition named by a source that
 // Source made, and false for any other source.
@@ -200,35 +214,35 @@ var reservedDataKeys = map[string]bool{
 
 func (b *Builder) messageData(dst []byte, entry *cmc.Entry, composition string, isBounce, classify bool) []byte {
 	w := objectWriter{buf: storage(dst, 512+len(entry.Reason)+len(entry.Subject))}
-	w.str("created", entry.Created)
-	w.str("returnPath", entry.ReturnPath)
-	w.str("from", entry.From)
-	w.str("to", entry.To)
-	w.str("messageId", entry.MessageID)
-	w.str("subject", entry.Subject)
-	w.str("reason", entry.Reason)
-	w.str("senderIp", entry.SenderIP)
-	w.str("sourceIp", entry.SourceIP)
-	w.str("apiData", entry.APIData)
-	w.str("status", entry.Status)
+	w.field("created", entry.Created)
+	w.field("returnPath", entry.ReturnPath)
+	w.field("from", entry.From)
+	w.field("to", entry.To)
+	w.field("messageId", entry.MessageID)
+	w.field("subject", entry.Subject)
+	w.field("reason", entry.Reason)
+	w.field("senderIp", entry.SenderIP)
+	w.field("sourceIp", entry.SourceIP)
+	w.field("apiData", entry.APIData)
+	w.field("status", entry.Status)
 	writeExtra(&w, entry.Extra)
 
-	w.str("server_composition", composition)
+	w.field("server_composition", composition)
 	var smtpCode, enhanced string
 	if b.ParseCodes != nil && entry.Reason != "" {
 		smtpCode, enhanced = b.ParseCodes(entry.Reason)
 	}
-	w.str("smtp_code", smtpCode)
-	w.str("enhanced_status", enhanced)
+	w.field("smtp_code", smtpCode)
+	w.field("enhanced_status", enhanced)
 
 	if isBounce {
-		w.key("bounce_code")
+		w.plainKey("bounce_code")
 		if code, err := strconv.Atoi(strings.TrimSpace(entry.Status)); err == nil {
 			w.buf = strconv.AppendInt(w.buf, int64(code), 10)
 		} else {
 			w.buf = append(w.buf, "null"...)
 		}
-		w.str("bounce_name", BounceName(entry.Status))
+		w.field("bounce_name", BounceName(entry.Status))
 	}
 
 	if classify && b.Classify != nil {
@@ -237,12 +251,12 @@ func (b *Builder) messageData(dst []byte, entry *cmc.Entry, composition string, 
 			bounceCode, status = strings.TrimSpace(entry.Status), ""
 		}
 		c := b.Classify(entry.Reason, bounceCode, status)
-		w.key("classification")
+		w.plainKey("classification")
 		cw := objectWriter{buf: w.buf}
-		cw.str("reason", c.Reason)
+		cw.field("reason", c.Reason)
 		cw.boolean("hard", c.Hard)
-		cw.str("smtp_code", c.SMTPCode)
-		cw.str("enhanced_status", c.EnhancedStatus)
+		cw.field("smtp_code", c.SMTPCode)
+		cw.field("enhanced_status", c.EnhancedStatus)
 		w.buf = cw.close()
 	}
 	return w.close()
@@ -261,14 +275,14 @@ func storage(dst []byte, size int) []byte {
 // server composition.
 func blockData(dst []byte, entry *cmc.Entry, composition string) []byte {
 	w := objectWriter{buf: storage(dst, 256)}
-	w.str("created", entry.Created)
+	w.field("created", entry.Created)
 	if entry.Email != "" {
-		w.str("email", entry.Email)
+		w.field("email", entry.Email)
 	}
 	if entry.To != "" {
-		w.str("to", entry.To)
+		w.field("to", entry.To)
 	}
-	w.str("status", entry.Status)
+	w.field("status", entry.Status)
 	optional := [...][2]string{
 		{"returnPath", entry.ReturnPath}, {"from", entry.From},
 		{"messageId", entry.MessageID}, {"subject", entry.Subject},
@@ -277,11 +291,11 @@ func blockData(dst []byte, entry *cmc.Entry, composition string) []byte {
 	}
 	for _, field := range optional {
 		if field[1] != "" {
-			w.str(field[0], field[1])
+			w.field(field[0], field[1])
 		}
 	}
 	writeExtra(&w, entry.Extra)
-	w.str("server_composition", composition)
+	w.field("server_composition", composition)
 	return w.close()
 }
 

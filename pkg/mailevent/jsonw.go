@@ -22,10 +22,7 @@ var plainASCII = func() (t [256]bool) {
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	// Every key and most values are plain printable ASCII, copied whole.
-	i := 0
-	for i < len(s) && plainASCII[s[i]] {
-		i++
-	}
+	i := plainPrefix(s)
 	if i == len(s) {
 		dst = append(dst, s...)
 		return append(dst, '"')
@@ -84,6 +81,39 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// Words whose eight bytes are all the same value.
+const (
+	eachByte01    = 0x0101010101010101
+	eachByte20    = 0x2020202020202020
+	eachByte80    = 0x8080808080808080
+	eachQuote     = 0x2222222222222222
+	eachBackslash = 0x5c5c5c5c5c5c5c5c
+)
+
+// plainPrefix returns the length of the longest prefix of s whose bytes
+// are all plainASCII. It tests eight bytes at a time: a word is plain
+// when no byte is below 0x20, at or above 0x80, a quote or a backslash.
+// A word that may not be is read again byte by byte.
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quote, backslash := x^eachQuote, x^eachBackslash
+		special := (x-eachByte20)&^x | // a byte below 0x20
+			x | // a byte at or above 0x80
+			(quote-eachByte01)&^quote |
+			(backslash-eachByte01)&^backslash
+		if special&eachByte80 != 0 {
+			break
+		}
+	}
+	for i < len(s) && plainASCII[s[i]] {
+		i++
+	}
+	return i
+}
+
 // objectWriter appends the members of one JSON object.
 type objectWriter struct {
 	buf   []byte
@@ -99,6 +129,26 @@ func (w *objectWriter) key(name string) {
 	w.count++
 	w.buf = appendJSONString(w.buf, name)
 	w.buf = append(w.buf, ':')
+}
+
+// plainKey is key for a name that needs no escaping: a member name
+// written in this package's code, of plain printable ASCII.
+func (w *objectWriter) plainKey(name string) {
+	if w.count == 0 {
+		w.buf = append(w.buf, '{', '"')
+	} else {
+		w.buf = append(w.buf, ',', '"')
+	}
+	w.count++
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, '"', ':')
+}
+
+// field writes a string member whose name needs no escaping, as
+// plainKey.
+func (w *objectWriter) field(name, value string) {
+	w.plainKey(name)
+	w.buf = appendJSONString(w.buf, value)
 }
 
 func (w *objectWriter) str(name, value string) {

@@ -66,6 +66,23 @@ func TestAppendJSONStringMatchesReference(t *testing.T) {
 	}
 }
 
+func TestPlainPrefixStopsAtEachSpecialByte(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for pos := range 20 {
+			s := []byte(strings.Repeat("plain text", 2))
+			s[pos] = byte(c)
+			want := len(s)
+			if !plainASCII[c] {
+				want = pos
+			}
+			if got := plainPrefix(string(s)); got != want {
+				t.Fatalf("byte %#x at %d: plainPrefix = %d, want %d", c, pos, got, want)
+			}
+		}
+	}
+}
+
 func FuzzAppendJSONString(f *testing.F) {
 	for _, s := range jsonStringCases {
 		f.Add(s)
