@@ -103,9 +103,14 @@ type jsonBody struct {
 func Decode(contentType string, body []byte, limits Limits) (*Batch, error) {
 	limits = limits.withDefaults()
 
-	mediaType, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, fmt.Errorf("%w: content type %q", ErrUnsupportedMediaType, contentType)
+	// The usual JSON content type needs no parsing.
+	mediaType, params := contentType, map[string]string(nil)
+	if contentType != "application/json" {
+		var err error
+		mediaType, params, err = mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, fmt.Errorf("%w: content type %q", ErrUnsupportedMediaType, contentType)
+		}
 	}
 
 	switch mediaType {
