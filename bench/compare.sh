@@ -74,7 +74,7 @@ fi
 log "building mailbridge"
 go build -o "$work/mailbridge" ./cmd/mailbridge
 
-# free_port and wait_for.
+# free_port and wait_ready.
 . bench/lib.sh # the scripts run from the repository root
 
 # nats_bench URL MODE EXTRA... runs one nats bench publisher and prints
@@ -149,8 +149,8 @@ stop_processes() {
 start_processes() {
   local mode=$1 phase=$2
   local nats_port http_port
-  nats_port=$(free_port)
-  http_port=$(free_port)
+  free_port nats_port
+  free_port http_port
   nats_url="nats://127.0.0.1:$nats_port"
   base="http://127.0.0.1:$http_port"
   case $mode in
@@ -162,20 +162,20 @@ start_processes() {
       "$work/mailbridge" serve >"$work/mailbridge-$mode-$phase.log" 2>&1 &
     bridge_pid=$!
     pids+=("$bridge_pid")
-    wait_for curl -fsS "$base/readyz"
+    wait_ready "$bridge_pid" "$work/mailbridge-$mode-$phase.log" curl -fsS "$base/readyz"
     log "mailbridge (pid $bridge_pid) on $base, its embedded NATS server on $nats_url"
     ;;
   external)
     nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream-$phase" >"$work/nats-server-$phase.log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
-    wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
+    wait_ready "$server_pid" "$work/nats-server-$phase.log" bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
     log "nats-server $(nats-server --version | awk '{print $2}') on $nats_url"
     MAILBRIDGE_NATS_URL="$nats_url" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
       "$work/mailbridge" serve >"$work/mailbridge-$mode-$phase.log" 2>&1 &
     bridge_pid=$!
     pids+=("$bridge_pid")
-    wait_for curl -fsS "$base/readyz"
+    wait_ready "$bridge_pid" "$work/mailbridge-$mode-$phase.log" curl -fsS "$base/readyz"
     log "mailbridge (pid $bridge_pid) on $base"
     ;;
   esac

@@ -37,7 +37,7 @@ if ! command -v nats-server >/dev/null; then
 fi
 go build -o "$work/bench" ./cmd/mailbridge
 
-# free_port and wait_for.
+# free_port and wait_ready.
 . bench/lib.sh # the scripts run from the repository root
 value() { grep "^$1" "$2" | head -1 | sed "s|^$1 *||" | awk '{print $1}'; }
 
@@ -51,18 +51,18 @@ for commit in "$@"; do
   git archive "$commit" | tar -x -C "$src"
   (cd "$src" && go build -o "$work/mailbridge-$sha" ./cmd/mailbridge)
 
-  nats_port=$(free_port)
+  free_port nats_port
   nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/js-$sha" >"$work/nats-$sha.log" 2>&1 &
   nats_pid=$!
   pids+=("$nats_pid")
-  wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
+  wait_ready "$nats_pid" "$work/nats-$sha.log" bash -c "exec 3<>/dev/tcp/127.0.0.1/$nats_port"
 
-  http_port=$(free_port)
+  free_port http_port
   MAILBRIDGE_NATS_URL="nats://127.0.0.1:$nats_port" MAILBRIDGE_HTTP_ADDR="127.0.0.1:$http_port" \
     "$work/mailbridge-$sha" serve >"$work/bridge-$sha.log" 2>&1 &
   bridge_pid=$!
   pids+=("$bridge_pid")
-  wait_for curl -fsS "http://127.0.0.1:$http_port/readyz"
+  wait_ready "$bridge_pid" "$work/bridge-$sha.log" curl -fsS "http://127.0.0.1:$http_port/readyz"
 
   common=(--url "http://127.0.0.1:$http_port/webhooks/cmc" --nats-url "nats://127.0.0.1:$nats_port" --pid "$bridge_pid")
   "$work/bench" bench "${common[@]}" --batch 100 --concurrency "$concurrency" --duration "${seconds}s" >"$work/batch-$sha.txt" 2>&1 || true
