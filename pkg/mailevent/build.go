@@ -120,8 +120,10 @@ func Source(composition string) string {
 	if composition == "" {
 		return "/cmc"
 	}
-	// A bridge receives one or a few compositions, so the last one's
+	// The events of a batch share one composition, so the last one's
 	// source is kept rather than made again for every event.
+	// NOTE: when requests of several compositions interleave, a change of
+	// composition allocates a cache entry besides the source.
 	if last := lastSource.Load(); last != nil && last.composition == composition {
 		return last.source
 	}

@@ -93,7 +93,7 @@ const (
 // plainPrefix returns the length of the longest prefix of s whose bytes
 // are all plainASCII. It tests eight bytes at a time: a word is plain
 // when no byte is below 0x20, at or above 0x80, a quote or a backslash.
-// A word that may not be is read again byte by byte.
+// A word that may contain such a byte is scanned again byte by byte.
 func plainPrefix(s string) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
@@ -131,8 +131,8 @@ func (w *objectWriter) key(name string) {
 	w.buf = append(w.buf, ':')
 }
 
-// plainKey is key for a name that needs no escaping: a member name
-// written in this package's code, of plain printable ASCII.
+// plainKey writes a member name without escaping it. Callers pass only
+// names written in this package's code, of plain printable ASCII.
 func (w *objectWriter) plainKey(name string) {
 	if w.count == 0 {
 		w.buf = append(w.buf, '{', '"')
@@ -144,8 +144,8 @@ func (w *objectWriter) plainKey(name string) {
 	w.buf = append(w.buf, '"', ':')
 }
 
-// field writes a string member whose name needs no escaping, as
-// plainKey.
+// field writes a string member whose name needs no escaping (see
+// plainKey).
 func (w *objectWriter) field(name, value string) {
 	w.plainKey(name)
 	w.buf = appendJSONString(w.buf, value)
