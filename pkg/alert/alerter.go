@@ -432,6 +432,7 @@ func (a *Alerter) rebuild(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read stream %s from %s: %w", a.cfg.Stream, from.Format(time.RFC3339), err)
 	}
+	defer consumer.RemoveOrdered(a.js, a.cfg.Stream, reader)
 
 	var read int
 	for done := false; !done; {

@@ -221,6 +221,9 @@ func TestRestartMidSpikeNoDuplicateThenResolved(t *testing.T) {
 	b.publish(repeat(100, spec{eventType: mailevent.TypeDeliverySucceeded, recipient: "user@example.jp"})...)
 
 	second, _ := b.start()
+	if names := b.consumerNames(); len(names) != 1 {
+		t.Errorf("consumers after the rebuild = %v, want only the durable", names)
+	}
 	evaluate(t, second)
 	if n := len(b.alerts()); n != 1 {
 		t.Fatalf("alerts after the restart = %d, want still 1", n)

@@ -374,3 +374,22 @@ func hardBounceBatch(groups int) []spec {
 	}
 	return out
 }
+
+// consumerNames lists the consumers on the MAIL stream.
+func (b *bundle) consumerNames() []string {
+	b.t.Helper()
+	ctx := natstest.Context(b.t, 5*time.Second)
+	s, err := b.srv.JS.Stream(ctx, "MAIL")
+	if err != nil {
+		b.t.Fatalf("stream: %v", err)
+	}
+	var names []string
+	lister := s.ConsumerNames(ctx)
+	for name := range lister.Name() {
+		names = append(names, name)
+	}
+	if err := lister.Err(); err != nil {
+		b.t.Fatalf("consumer names: %v", err)
+	}
+	return names
+}

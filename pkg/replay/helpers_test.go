@@ -164,3 +164,18 @@ func eventIDs(events []mailevent.Event) []string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// consumerCount returns the number of consumers on the test stream.
+func consumerCount(t *testing.T, srv *natstest.Server) int {
+	t.Helper()
+	ctx := natstest.Context(t, 5*time.Second)
+	s, err := srv.JS.Stream(ctx, testStream)
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	return info.State.Consumers
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 )
 
 // Range is a part of a stream to read once.
@@ -84,19 +86,22 @@ func ReadRange(ctx context.Context, js jetstream.JetStream, r Range, handle func
 		batch = 4096
 	}
 
-	consumer, err := js.OrderedConsumer(ctx, r.Stream, cfg)
+	ordered, err := js.OrderedConsumer(ctx, r.Stream, cfg)
 	if err != nil {
 		return fmt.Errorf("create ordered consumer on %s: %w", r.Stream, err)
 	}
-	iter, err := consumer.Messages(jetstream.PullMaxMessages(batch))
+	iter, err := ordered.Messages(jetstream.PullMaxMessages(batch))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", r.Stream, err)
 	}
-	defer iter.Stop()
+	defer func() {
+		iter.Stop()
+		consumer.RemoveOrdered(js, r.Stream, ordered)
+	}()
 
 	// An ordered consumer with nothing to deliver would wait forever, so
 	// ask the server whether anything matches before waiting.
-	info, err := consumer.Info(ctx)
+	info, err := ordered.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("consumer info on %s: %w", r.Stream, err)
 	}

@@ -47,6 +47,20 @@ func TestRunAllSkipsNonCloudEvents(t *testing.T) {
 	}
 }
 
+func TestRunRemovesItsConsumer(t *testing.T) {
+	t.Parallel()
+	srv, events := setupStream(t, 5, mailevent.ModeBinary)
+
+	got, _ := runToBuffer(t, srv, replay.Selection{})
+
+	if len(got) != len(events) {
+		t.Fatalf("got %d events, want %d", len(got), len(events))
+	}
+	if n := consumerCount(t, srv); n != 0 {
+		t.Errorf("consumers after the run = %d, want 0", n)
+	}
+}
+
 func TestRunStructuredModeRoundTrip(t *testing.T) {
 	t.Parallel()
 	srv, events := setupStream(t, 6, mailevent.ModeStructured)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/text/width"
 
+	"github.com/mailbridge/mailbridge/pkg/consumer"
 	"github.com/mailbridge/mailbridge/pkg/mailevent"
 )
 
@@ -78,16 +79,19 @@ func Tail(ctx context.Context, cfg TailConfig, out, notes io.Writer) error {
 		consumerCfg.OptStartTime = &since
 	}
 
-	consumer, err := cfg.JS.OrderedConsumer(ctx, cfg.Stream, consumerCfg)
+	ordered, err := cfg.JS.OrderedConsumer(ctx, cfg.Stream, consumerCfg)
 	if err != nil {
 		return fmt.Errorf("create ordered consumer on %s: %w", cfg.Stream, err)
 	}
 	// A small batch shows each message as soon as it is stored.
-	iter, err := consumer.Messages(jetstream.PullMaxMessages(256))
+	iter, err := ordered.Messages(jetstream.PullMaxMessages(256))
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", cfg.Stream, err)
 	}
-	defer iter.Stop()
+	defer func() {
+		iter.Stop()
+		consumer.RemoveOrdered(cfg.JS, cfg.Stream, ordered)
+	}()
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,6 +88,41 @@ func startTail(t *testing.T, srv *natstest.Server, cfg replay.TailConfig) (out, 
 		t.Fatal("tail not ready after 10s")
 	}
 	return out, notes
+}
+
+func TestTailRemovesItsConsumer(t *testing.T) {
+	t.Parallel()
+	srv, _ := setupStream(t, 2, mailevent.ModeBinary)
+	ready := make(chan struct{})
+	cfg := replay.TailConfig{JS: srv.JS, Stream: testStream, Prefix: "mail", Location: tokyo, Ready: func() { close(ready) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- replay.Tail(ctx, cfg, io.Discard, io.Discard) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("tail ended before it was ready: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail not ready after 10s")
+	}
+	if n := consumerCount(t, srv); n != 1 {
+		t.Fatalf("consumers while tailing = %d, want 1", n)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("tail: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail still running 10s after its context ended")
+	}
+
+	if n := consumerCount(t, srv); n != 0 {
+		t.Errorf("consumers after tail = %d, want 0", n)
+	}
 }
 
 func TestTailShowsWebhookWithinSecond(t *testing.T) {
