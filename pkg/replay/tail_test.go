@@ -67,19 +67,26 @@ func startTail(t *testing.T, srv *natstest.Server, cfg replay.TailConfig) (out, 
 	t.Helper()
 	out, notes = newLineBuffer(), newLineBuffer()
 	cfg.JS, cfg.Stream, cfg.Prefix, cfg.Location = srv.JS, testStream, "mail", tokyo
-	ready := make(chan struct{})
-	cfg.Ready = func() { close(ready) }
-
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- replay.Tail(ctx, cfg, out, notes) }()
+	t.Cleanup(cancel)
+	done := runTail(t, ctx, cfg, out, notes)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("tail: %v", err)
 		}
 	})
+	return out, notes
+}
 
+// runTail starts Tail with ctx and returns once its consumer exists. The
+// channel receives Tail's result.
+func runTail(t *testing.T, ctx context.Context, cfg replay.TailConfig, out, notes io.Writer) <-chan error {
+	t.Helper()
+	ready := make(chan struct{})
+	cfg.Ready = func() { close(ready) }
+	done := make(chan error, 1)
+	go func() { done <- replay.Tail(ctx, cfg, out, notes) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -87,25 +94,16 @@ func startTail(t *testing.T, srv *natstest.Server, cfg replay.TailConfig) (out, 
 	case <-time.After(10 * time.Second):
 		t.Fatal("tail not ready after 10s")
 	}
-	return out, notes
+	return done
 }
 
 func TestTailRemovesItsConsumer(t *testing.T) {
 	t.Parallel()
 	srv, _ := setupStream(t, 2, mailevent.ModeBinary)
-	ready := make(chan struct{})
-	cfg := replay.TailConfig{JS: srv.JS, Stream: testStream, Prefix: "mail", Location: tokyo, Ready: func() { close(ready) }}
+	cfg := replay.TailConfig{JS: srv.JS, Stream: testStream, Prefix: "mail", Location: tokyo}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- replay.Tail(ctx, cfg, io.Discard, io.Discard) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("tail ended before it was ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("tail not ready after 10s")
-	}
+	done := runTail(t, ctx, cfg, io.Discard, io.Discard)
 	if n := consumerCount(t, srv); n != 1 {
 		t.Fatalf("consumers while tailing = %d, want 1", n)
 	}
