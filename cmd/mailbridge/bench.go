@@ -7,20 +7,71 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mailbridge/mailbridge/pkg/ingress"
 	"github.com/mailbridge/mailbridge/pkg/loadgen"
 )
 
-// benchConfig is what bench reads from the environment: where NATS is and
-// which stream and subjects to count.
+// benchConfig is what bench reads from the environment: where the bridge
+// and NATS are, and which stream and subjects to count.
 type benchConfig struct {
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8080" desc:"listen address of the webhook ingress; bench's default --url"`
 	NATSConfig
 	StreamConfig
+}
+
+// localWebhookURL returns the webhook URL of a bridge on this machine that
+// listens on addr, as MAILBRIDGE_HTTP_ADDR gives it. A wildcard or empty
+// host is reached on 127.0.0.1.
+func localWebhookURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return "http://127.0.0.1:8080" + ingress.WebhookPath
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + ingress.WebhookPath
+}
+
+// checkReachable connects to the host and port of target, so that a run
+// against no bridge stops instead of counting refused connections. It
+// tries for up to wait, so that a bridge started just before has time to
+// listen.
+func checkReachable(ctx context.Context, target string, wait time.Duration) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	deadline := time.Now().Add(wait)
+	dialer := net.Dialer{Timeout: 2 * time.Second}
+	for {
+		conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+		if err == nil {
+			return conn.Close()
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 const benchUsage = `Usage: mailbridge bench [flags]
@@ -48,7 +99,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	target := flags.String("url", "http://127.0.0.1:8080/webhooks/cmc", "webhook URL of the bridge")
+	target := flags.String("url", localWebhookURL(cfg.HTTPAddr), "webhook URL of the bridge (default from MAILBRIDGE_HTTP_ADDR)")
 	allowRemote := flags.Bool("allow-remote", false, "allow a --url or --nats-url host that is not loopback")
 	concurrency := flags.Int("concurrency", 8, "requests in flight at once, one keep-alive connection each")
 	batch := flags.Int("batch", 100, "records per request")
@@ -97,6 +148,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if err := loadgen.CheckLoopback(*target); err != nil {
 			return fmt.Errorf("%w: --url: %v (pass --allow-remote to send load elsewhere)", errUsage, err)
 		}
+	}
+	if err := checkReachable(ctx, *target, 5*time.Second); err != nil {
+		return fmt.Errorf("--url %s: no bridge reachable after 5s: %w (start mailbridge serve, or point --url or MAILBRIDGE_HTTP_ADDR at it)", *target, err)
 	}
 
 	run := loadgen.Config{

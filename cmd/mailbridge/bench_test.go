@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -64,6 +65,49 @@ func TestBenchRunsWithEachHTTPClient(t *testing.T) {
 		if n != 3 {
 			t.Errorf("%d requests from %q, want 3", n, agent)
 		}
+	}
+}
+
+func TestBenchDefaultURLFollowsHTTPAddr(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		":8081":          "http://127.0.0.1:8081/webhooks/cmc",
+		"0.0.0.0:9000":   "http://127.0.0.1:9000/webhooks/cmc",
+		"[::]:9000":      "http://127.0.0.1:9000/webhooks/cmc",
+		"127.0.0.2:8080": "http://127.0.0.2:8080/webhooks/cmc",
+		"[::1]:8080":     "http://[::1]:8080/webhooks/cmc",
+		":0":             "http://127.0.0.1:8080/webhooks/cmc",
+		"not an address": "http://127.0.0.1:8080/webhooks/cmc",
+	}
+	for addr, want := range cases {
+		if got := localWebhookURL(addr); got != want {
+			t.Errorf("localWebhookURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
+func TestBenchStopsWithoutBridge(t *testing.T) {
+	t.Parallel()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	closedURL := "http://" + listener.Addr().String() + "/webhooks/cmc"
+	if err := listener.Close(); err != nil {
+		t.Fatalf("close listener: %v", err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--url", closedURL, "--duration", "5s", "--nats-url", "none", "--metrics-url", "none"},
+		strings.NewReader(""), &stdout, &stderr)
+	if code == exitOK {
+		t.Errorf("bench against a closed port exited %d, want a failure", code)
+	}
+	if !strings.Contains(stderr.String(), "no bridge reachable") {
+		t.Errorf("error %q does not say that no bridge is reachable", stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("bench printed a report without a bridge:\n%s", stdout.String())
 	}
 }
 

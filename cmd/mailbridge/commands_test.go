@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,6 +245,34 @@ func TestBackfillCommandFailureHasNoSummary(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "page 1 (p=0)") {
 		t.Errorf("stderr = %q, want the failing page counted from 1", stderr.String())
+	}
+}
+
+func TestReplayCommandPrintsSummaryAfterFailingEvent(t *testing.T) {
+	srv := natstest.Start(t)
+	webhook := startServe(t, srv)
+	postFile(t, webhook, "../../testdata/cmc/deliveries-failed.json")
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "rejected by the test", http.StatusBadRequest)
+	}))
+	t.Cleanup(receiver.Close)
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"replay", "--since", "2023-01-25", "--to", receiver.URL}, nil, &stdout, &stderr)
+
+	if code == exitOK {
+		t.Fatalf("exit code %d after a 400, want a failure; stderr: %s", code, stderr.String())
+	}
+	failing := strings.Index(stderr.String(), "failing event:")
+	summary := strings.Index(stderr.String(), "replay: stopped after")
+	if failing < 0 || summary < 0 {
+		t.Fatalf("stderr = %q, want the failing event and the summary", stderr.String())
+	}
+	if summary < failing {
+		t.Errorf("stderr = %q, want the summary after the failing event", stderr.String())
+	}
+	if !strings.Contains(stderr.String()[summary:], "resume with --from-seq 1") {
+		t.Errorf("summary %q does not name where to resume", stderr.String()[summary:])
 	}
 }
 

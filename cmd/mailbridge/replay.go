@@ -28,9 +28,10 @@ NATS target needs a stream that stores PREFIX.>, so that no copy is lost
 while nobody subscribes, unless --no-stream-ok is given.
 
 Time bounds apply to the CloudEvent time. --until is exclusive, and a date
-means midnight at its start in MAILBRIDGE_CMC_TIMEZONE. The last line on
-standard error sums up the run. When a target failure or an interrupt
-stopped it, that line names the --from-seq to run again with: the lowest
+means midnight at its start in MAILBRIDGE_CMC_TIMEZONE. A line starting
+with "replay:" on standard error sums up the run; after a failure only
+the error follows it. When a target failure or an interrupt stopped the
+run, that line names the --from-seq to run again with: the lowest
 sequence whose event may not have been delivered.
 
 Examples:
@@ -148,12 +149,13 @@ func runReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		runCfg.Progress = stderr
 	}
 	summary, err := replay.Run(ctx, runCfg)
-	fmt.Fprintln(stderr, "replay:", summary)
-
 	var targetErr *replay.TargetError
 	if errors.As(err, &targetErr) {
 		fmt.Fprintf(stderr, "failing event:\n%s\n", targetErr.Event)
 	}
+	// The summary follows the failing event, so that the --from-seq to
+	// resume with is next to the error that stopped the run.
+	fmt.Fprintln(stderr, "replay:", summary)
 	if errors.Is(err, replay.ErrInvalidConfig) {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -182,7 +184,7 @@ func newReplayTarget(ctx context.Context, to string, noStreamOK bool, nc *nats.C
 		}
 		if errors.Is(err, replay.ErrNoTargetStream) {
 			prefix := strings.TrimPrefix(to, "nats:")
-			return nil, fmt.Errorf("--to %s: %w: create a stream that stores %s.> (such as 'nats stream add REPLAY --subjects \"%s.>\"'), "+
+			return nil, fmt.Errorf("--to %s: %w: create a stream that stores %s.> (such as 'nats stream add REPLAY --subjects \"%s.>\" --defaults'), "+
 				"or pass --no-stream-ok to publish with core NATS anyway", to, err, prefix, prefix)
 		}
 		return target, err

@@ -83,7 +83,7 @@ func (s Summary) String() string {
 	case s.DryRun:
 		fmt.Fprintf(&b, "dry run: would send %s", plural(s.Selected, "event"))
 	case s.ResumeSeq != 0:
-		fmt.Fprintf(&b, "stopped after handing %s to the target", plural(s.Sent, "event"))
+		fmt.Fprintf(&b, "stopped after queuing %s for the target", plural(s.Sent, "event"))
 	default:
 		fmt.Fprintf(&b, "sent %s", plural(s.Sent, "event"))
 	}

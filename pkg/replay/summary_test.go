@@ -37,7 +37,7 @@ func TestSummaryString(t *testing.T) {
 		{
 			name:    "stopped before the first delivery",
 			summary: replay.Summary{Read: 8, Selected: 8, Sent: 8, ResumeSeq: 1},
-			want:    []string{"stopped after handing 8 events to the target", "first selected event was not delivered", "resume with --from-seq 1"},
+			want:    []string{"stopped after queuing 8 events for the target", "first selected event was not delivered", "resume with --from-seq 1"},
 			notWant: []string{"sent 8"},
 		},
 		{
