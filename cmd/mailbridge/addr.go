@@ -23,6 +23,21 @@ func checkListenAddr(variable, addr string) error {
 	return nil
 }
 
+// localURL returns the http:// URL of a listener on this machine at addr,
+// a host:port as the listen variables take it. An empty or wildcard host
+// is reached on 127.0.0.1, and an addr that is not host:port is used as
+// it is.
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // checkHTTPURL returns an error naming variable when value is set but is
 // not an absolute http or https URL with a host. The error leaves out the
 // value, because webhook URLs often contain a secret token.

@@ -60,6 +60,21 @@ func TestSuppressorBarePortAdminAddr(t *testing.T) {
 	}
 }
 
+func TestLocalURL(t *testing.T) {
+	cases := map[string]string{
+		"127.0.0.1:8081": "http://127.0.0.1:8081",
+		":8081":          "http://127.0.0.1:8081",
+		"0.0.0.0:8081":   "http://127.0.0.1:8081",
+		"[::1]:8081":     "http://[::1]:8081",
+		"localhost:8081": "http://localhost:8081",
+	}
+	for addr, want := range cases {
+		if got := localURL(addr); got != want {
+			t.Errorf("localURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
 func TestCheckHTTPURL(t *testing.T) {
 	t.Parallel()
 	for _, value := range []string{"", "https://hooks.example.com/services/T0/B0/secret", "http://127.0.0.1:9000/alerts"} {

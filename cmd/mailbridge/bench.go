@@ -27,17 +27,13 @@ type benchConfig struct {
 }
 
 // localWebhookURL returns the webhook URL of a bridge on this machine that
-// listens on addr, as MAILBRIDGE_HTTP_ADDR gives it. A wildcard or empty
-// host is reached on 127.0.0.1.
+// listens on addr, as MAILBRIDGE_HTTP_ADDR gives it. Without a fixed port
+// it is the default port 8080.
 func localWebhookURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" || port == "0" {
-		return "http://127.0.0.1:8080" + ingress.WebhookPath
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || port == "0" {
+		addr = "127.0.0.1:8080"
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + ingress.WebhookPath
+	return localURL(addr) + ingress.WebhookPath
 }
 
 // checkReachable connects to the host and port of target, so that a run

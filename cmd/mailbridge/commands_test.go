@@ -248,7 +248,7 @@ func TestBackfillCommandFailureHasNoSummary(t *testing.T) {
 	}
 }
 
-func TestReplayCommandPrintsSummaryAfterFailingEvent(t *testing.T) {
+func TestReplaySummaryAfterFailingEvent(t *testing.T) {
 	srv := natstest.Start(t)
 	webhook := startServe(t, srv)
 	postFile(t, webhook, "../../testdata/cmc/deliveries-failed.json")

@@ -289,7 +289,7 @@ const adminNotRunning = "start 'mailbridge serve' (which runs the admin API unle
 // or at http://MAILBRIDGE_ADMIN_ADDR when the URL is empty.
 func newAdminClient(settings SuppressorSettings) (*suppression.Client, error) {
 	if settings.AdminURL == "" {
-		return &suppression.Client{BaseURL: "http://" + settings.AdminAddr, Token: settings.AdminToken}, nil
+		return &suppression.Client{BaseURL: localURL(settings.AdminAddr), Token: settings.AdminToken}, nil
 	}
 	u, err := url.Parse(settings.AdminURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

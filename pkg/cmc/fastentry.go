@@ -136,7 +136,7 @@ func parseCreatedFast(created string, loc *time.Location) (time.Time, bool) {
 }
 
 // parseDigits reads s as a decimal number. It returns false when s
-// holds anything but ASCII digits.
+// contains anything but ASCII digits.
 func parseDigits(s string) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {

@@ -120,13 +120,19 @@ type objectWriter struct {
 	count int
 }
 
-func (w *objectWriter) key(name string) {
+// next opens the object before its first member, and separates the
+// members after it.
+func (w *objectWriter) next() {
 	if w.count == 0 {
 		w.buf = append(w.buf, '{')
 	} else {
 		w.buf = append(w.buf, ',')
 	}
 	w.count++
+}
+
+func (w *objectWriter) key(name string) {
+	w.next()
 	w.buf = appendJSONString(w.buf, name)
 	w.buf = append(w.buf, ':')
 }
@@ -134,12 +140,8 @@ func (w *objectWriter) key(name string) {
 // plainKey writes a member name without escaping it. Callers pass only
 // names written in this package's code, of plain printable ASCII.
 func (w *objectWriter) plainKey(name string) {
-	if w.count == 0 {
-		w.buf = append(w.buf, '{', '"')
-	} else {
-		w.buf = append(w.buf, ',', '"')
-	}
-	w.count++
+	w.next()
+	w.buf = append(w.buf, '"')
 	w.buf = append(w.buf, name...)
 	w.buf = append(w.buf, '"', ':')
 }

@@ -66,7 +66,7 @@ func TestAppendJSONStringMatchesReference(t *testing.T) {
 	}
 }
 
-func TestPlainPrefixStopsAtEachSpecialByte(t *testing.T) {
+func TestPlainPrefixStopsAtSpecialBytes(t *testing.T) {
 	t.Parallel()
 	for c := range 256 {
 		for pos := range 20 {

@@ -45,17 +45,6 @@ func TestRunAllSkipsNonCloudEvents(t *testing.T) {
 	if !strings.Contains(summary.String(), "resume with --from-seq") {
 		t.Errorf("summary %q does not say how to resume", summary)
 	}
-}
-
-func TestRunRemovesItsConsumer(t *testing.T) {
-	t.Parallel()
-	srv, events := setupStream(t, 5, mailevent.ModeBinary)
-
-	got, _ := runToBuffer(t, srv, replay.Selection{})
-
-	if len(got) != len(events) {
-		t.Fatalf("got %d events, want %d", len(got), len(events))
-	}
 	if n := consumerCount(t, srv); n != 0 {
 		t.Errorf("consumers after the run = %d, want 0", n)
 	}
